@@ -1,0 +1,151 @@
+/** Scripted effects for the server machine: no I/O, time from a SimulatedClock. */
+import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import {
+  serverMachine,
+  stateName,
+  type CloneInput,
+  type CloneOutput,
+  type InstallInput,
+  type InstallOutput,
+  type ProcessCommand,
+  type ProcessEvent,
+  type ProcessInput,
+  type ServerStateName,
+} from '../../machines/server.js';
+import type { ServerSpec } from '../../src/config/types.js';
+
+export function spec(overrides: Partial<ServerSpec> = {}): ServerSpec {
+  return {
+    name: 'alpha',
+    repo: 'file:///tmp/alpha.git',
+    command: 'node server.js',
+    env: {},
+    transport: 'stdio',
+    install: { kind: 'auto' },
+    cwd: '.',
+    enabled: true,
+    restart: 'always',
+    startupTimeoutMs: 10_000,
+    tools: { allow: ['*'], deny: [] },
+    ...overrides,
+  };
+}
+
+/** A pending promise the test settles by hand, with the abort signal its actor received. */
+interface Pending<T> {
+  resolve(value: T): void;
+  reject(error: Error): void;
+  signal: AbortSignal;
+}
+
+export interface FakeProcess {
+  pid: number;
+  terminations: number[];
+  alive: boolean;
+  ready(): void;
+  unready(error: string): void;
+  exit(code: number | null, signal?: NodeJS.Signals | null): void;
+}
+
+export interface Harness {
+  actor: ReturnType<typeof createActor<typeof serverMachine>>;
+  clock: SimulatedClock;
+  clones: Pending<CloneOutput>[];
+  installs: Pending<InstallOutput>[];
+  processes: FakeProcess[];
+  /** Every state the actor entered, in order. */
+  states: ServerStateName[];
+  state(): ServerStateName;
+  /** The latest process; fails the test if none was spawned. */
+  proc(): FakeProcess;
+  /** Advance the simulated clock and let promise callbacks run. */
+  advance(ms: number): Promise<void>;
+}
+
+/** Lets resolved promises' reactions (xstate's onDone) run. */
+export const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export interface HarnessOptions {
+  spec?: ServerSpec;
+  random?: () => number;
+  graceMs?: number;
+  /** Settle clones and installs at once instead of by hand. */
+  autoClone?: boolean;
+  autoInstall?: boolean;
+  /** Each spawned process announces itself ready at once. */
+  autoReady?: boolean;
+}
+
+export function harness(options: HarnessOptions = {}): Harness {
+  const clock = new SimulatedClock();
+  const clones: Pending<CloneOutput>[] = [];
+  const installs: Pending<InstallOutput>[] = [];
+  const processes: FakeProcess[] = [];
+  let nextPid = 1000;
+
+  const machine = serverMachine.provide({
+    actors: {
+      clone: fromPromise<CloneOutput, CloneInput>(({ signal }) =>
+        options.autoClone
+          ? Promise.resolve({ commit: 'abc123', action: 'cloned' })
+          : new Promise((resolve, reject) => clones.push({ resolve, reject, signal })),
+      ),
+      install: fromPromise<InstallOutput, InstallInput>(({ signal }) =>
+        options.autoInstall
+          ? Promise.resolve({ skipped: false, description: 'npm ci' })
+          : new Promise((resolve, reject) => installs.push({ resolve, reject, signal })),
+      ),
+      process: fromCallback<ProcessCommand, ProcessInput, ProcessEvent>(({ sendBack, receive }) => {
+        const proc: FakeProcess = {
+          pid: nextPid++,
+          terminations: [],
+          alive: true,
+          ready: () => sendBack({ type: 'process.ready' }),
+          unready: (error) => sendBack({ type: 'process.unready', error }),
+          exit: (code, signal = null) => {
+            proc.alive = false;
+            sendBack({ type: 'process.exited', exit: { code, signal } });
+          },
+        };
+        processes.push(proc);
+        receive((command) => proc.terminations.push(command.graceMs));
+        sendBack({ type: 'process.spawned', pid: proc.pid });
+        if (options.autoReady) sendBack({ type: 'process.ready' });
+        return () => {
+          // The real actor SIGKILLs whatever is left when it is stopped.
+          proc.alive = false;
+        };
+      }),
+    },
+  });
+
+  const actor = createActor(machine, {
+    clock,
+    input: { spec: options.spec ?? spec(), workdir: '/tmp/w', graceMs: options.graceMs ?? 5_000, random: options.random ?? (() => 0.5) },
+  });
+  const states: ServerStateName[] = [];
+  actor.subscribe((snapshot) => {
+    const name = stateName(snapshot.value);
+    if (states[states.length - 1] !== name) states.push(name);
+  });
+  actor.start();
+
+  return {
+    actor,
+    clock,
+    clones,
+    installs,
+    processes,
+    states,
+    state: () => stateName(actor.getSnapshot().value),
+    proc: () => {
+      const last = processes[processes.length - 1];
+      if (!last) throw new Error('no process was spawned');
+      return last;
+    },
+    advance: async (ms) => {
+      clock.increment(ms);
+      await flush();
+    },
+  };
+}
