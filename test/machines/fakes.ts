@@ -76,8 +76,17 @@ export interface HarnessOptions {
   autoReady?: boolean;
 }
 
-export function harness(options: HarnessOptions = {}): Harness {
-  const clock = new SimulatedClock();
+export interface FakeEffects {
+  machine: typeof serverMachine;
+  clones: Pending<CloneOutput>[];
+  installs: Pending<InstallOutput>[];
+  processes: FakeProcess[];
+}
+
+export type EffectOptions = Pick<HarnessOptions, 'autoClone' | 'autoInstall' | 'autoReady'>;
+
+/** The server machine with scripted clone, install and process actors. */
+export function fakeEffects(options: EffectOptions = {}): FakeEffects {
   const clones: Pending<CloneOutput>[] = [];
   const installs: Pending<InstallOutput>[] = [];
   const processes: FakeProcess[] = [];
@@ -118,6 +127,12 @@ export function harness(options: HarnessOptions = {}): Harness {
       }),
     },
   });
+  return { machine, clones, installs, processes };
+}
+
+export function harness(options: HarnessOptions = {}): Harness {
+  const clock = new SimulatedClock();
+  const { machine, clones, installs, processes } = fakeEffects(options);
 
   const actor = createActor(machine, {
     clock,

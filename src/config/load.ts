@@ -1,0 +1,166 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import type { z } from 'zod';
+import { validateEntries } from './entries.js';
+import type { EntryIssue } from './entries.js';
+import { interpolateTree, isPlainTable } from './interpolate.js';
+import type { InterpolationIssue } from './interpolate.js';
+import { applyEnvOverrides } from './overrides.js';
+import { formatPath, isUnder } from './path.js';
+import type { FieldPath } from './path.js';
+import { createLocator } from './positions.js';
+import type { Locator } from './positions.js';
+import { gatewaySchema, orchestratorSchema, schemaIssues, TOP_LEVEL_KEYS } from './schema.js';
+import type { SchemaIssue } from './schema.js';
+import { unknownKeyMessage } from './suggest.js';
+import type { ConfigIssue, LoadResult, OrchestratorSpec } from './types.js';
+
+export interface LoadOptions {
+  /** Base for a relative `file` and for MCP_REPOS_DIR; defaults to `process.cwd()`. */
+  cwd?: string;
+}
+
+/**
+ * Parse, interpolate and validate a config text. `file` is used as given in issues and resolved
+ * (against `options.cwd`) for `config.file` and `repos_dir`. Unparseable TOML, a problem in
+ * `[orchestrator]` or `[gateway]`, an unknown section or a bad environment override rejects the
+ * whole file (`ok: false`, with every issue found). A problem in one `[[server]]` entry rejects that
+ * entry alone. Issues are sorted by position. Never throws, whatever the input.
+ */
+export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEnv, options: LoadOptions = {}): LoadResult {
+  try {
+    return load(text, file, env, options.cwd ?? process.cwd());
+  } catch (error) {
+    // A bug here must not take the orchestrator down; the last good config keeps running.
+    const reason = error instanceof Error ? error.message : String(error);
+    return { ok: false, issues: [{ file, line: 1, column: 1, path: '', message: `internal error while loading the config (please report it): ${reason}` }] };
+  }
+}
+
+/**
+ * Read `file` and load it as {@link loadConfigText} does. A file that cannot be read gives
+ * `ok: false` with one issue saying why. Never rejects.
+ */
+export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv, options: LoadOptions = {}): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(resolve(options.cwd ?? process.cwd(), file), 'utf8');
+  } catch (error) {
+    return { ok: false, issues: [{ file, line: 1, column: 1, path: '', message: readFailure(error) }] };
+  }
+  return loadConfigText(text, file, env, options);
+}
+
+function readFailure(error: unknown): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+  if (code === 'ENOENT') return 'config file not found; create it, or point --config or MCP_CONFIG_FILE at an existing file';
+  if (code === 'EACCES' || code === 'EPERM') return 'config file is not readable (permission denied); make it readable by this user';
+  if (code === 'EISDIR') return 'this is a folder, not a file; point at the mcp_config.toml inside it';
+  return `cannot read the config file: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+interface Located {
+  path: FieldPath;
+  message: string;
+  at?: 'key';
+  server?: string;
+}
+
+function load(raw: string, file: string, env: NodeJS.ProcessEnv, cwd: string): LoadResult {
+  // Editors on Windows may save a BOM; it is not part of the TOML.
+  const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
+  let tree: Record<string, unknown>;
+  try {
+    tree = parse(text, { unsafeKeyBehaviour: 'throw' });
+  } catch (error) {
+    return { ok: false, issues: [syntaxIssue(error, file)] };
+  }
+
+  const absolute = resolve(cwd, file);
+  const interpolated = interpolateTree(tree, env);
+  const isEntryIssue = (issue: InterpolationIssue) => issue.path[0] === 'server' && typeof issue.path[1] === 'number';
+  const global: Located[] = [...topLevelIssues(interpolated.value), ...interpolated.issues.filter((i) => !isEntryIssue(i))];
+
+  const orchestrator = section(interpolated.value['orchestrator'], 'orchestrator', orchestratorSchema(dirname(absolute)), global);
+  const gateway = section(interpolated.value['gateway'], 'gateway', gatewaySchema, global);
+  let finalOrchestrator: OrchestratorSpec | undefined;
+  if (orchestrator !== undefined) {
+    const overridden = applyEnvOverrides(orchestrator, env, cwd);
+    global.push(...overridden.issues.map((i) => ({ ...i, path: ['orchestrator', ...i.path] })));
+    finalOrchestrator = overridden.spec;
+  }
+
+  const entries = Array.isArray(interpolated.value['server']) ? (interpolated.value['server'] as unknown[]) : [];
+  const servers = validateEntries(entries, interpolated.issues.filter(isEntryIssue));
+
+  // The position parser runs only when there is something to point at.
+  let locator: Locator | undefined;
+  const locate: Locator = (path, at) => (locator ??= createLocator(text))(path, at);
+  const toIssue = (issue: Located | EntryIssue): ConfigIssue => ({
+    file,
+    ...locate(issue.path, issue.at ?? 'value'),
+    path: formatPath(issue.path),
+    ...(issue.server !== undefined ? { server: issue.server } : {}),
+    message: issue.message,
+  });
+  const byPosition = (a: ConfigIssue, b: ConfigIssue) => a.line - b.line || a.column - b.column;
+  const entryIssues = servers.issues.map(toIssue);
+
+  if (global.length > 0 || finalOrchestrator === undefined || gateway === undefined) {
+    return { ok: false, issues: [...global.map(toIssue), ...entryIssues].sort(byPosition) };
+  }
+  return {
+    ok: true,
+    config: { file: absolute, orchestrator: finalOrchestrator, gateway, servers: servers.servers },
+    issues: entryIssues.sort(byPosition),
+    rejectedNames: servers.rejectedNames,
+  };
+}
+
+/** Validate one global section, pushing its issues (minus those on fields whose variable was unset). */
+function section<T>(
+  value: unknown,
+  name: string,
+  schema: z.ZodType<T>,
+  issues: Located[],
+): T | undefined {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const unset = issues.filter((i) => i.path[0] === name).map((i) => i.path);
+  const found: SchemaIssue[] = schemaIssues(result.error);
+  for (const issue of found) {
+    const path = [name, ...issue.path];
+    if (!unset.some((u) => isUnder(path, u))) issues.push({ ...issue, path });
+  }
+  return undefined;
+}
+
+function topLevelIssues(tree: Record<string, unknown>): Located[] {
+  const issues: Located[] = [];
+  for (const key of Object.keys(tree)) {
+    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
+      issues.push({ path: [key], at: 'key', message: unknownKeyMessage('section', key, TOP_LEVEL_KEYS) });
+    }
+  }
+  const server = tree['server'];
+  if (isPlainTable(server)) {
+    issues.push({ path: ['server'], at: 'key', message: '[server] declares one table, but servers are a list; write [[server]] (double brackets) before each entry' });
+  } else if (server !== undefined && !Array.isArray(server)) {
+    issues.push({ path: ['server'], at: 'key', message: 'server must be a list of tables; write [[server]] (double brackets) before each entry' });
+  }
+  return issues;
+}
+
+function syntaxIssue(error: unknown, file: string): ConfigIssue {
+  if (error instanceof TomlError) {
+    const reason = (/^Invalid TOML document: ([^\n]*)/.exec(error.message)?.[1] ?? error.message).replace(/[.\s]+$/, '');
+    if (reason.includes('unsafe property')) {
+      return { file, line: error.line, column: error.column, path: '', message: 'keys named __proto__ or constructor are not allowed; rename this key' };
+    }
+    const hint = reason.includes('redefine') ? ' (each key and [table] may appear once; write [[server]] before every server entry)' : '';
+    return { file, line: error.line, column: error.column, path: '', message: `invalid TOML: ${reason}${hint}; fix the syntax here (the whole file is ignored until then)` };
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return { file, line: 1, column: 1, path: '', message: `invalid TOML: ${reason}` };
+}

@@ -1,0 +1,492 @@
+/**
+ * Keeps the running servers converged on the config: one xstate actor per server instance, one
+ * single-flight reconcile loop. Triggers (a config load, an actor's state change, a periodic
+ * resync, a manual action) only mark the controller dirty; the loop then runs the pure `plan`
+ * until nothing is left to do.
+ */
+import { createActor, type ActorRefFrom } from 'xstate';
+import { serverMachine, stateName, type ServerContext, type ServerStateName } from '../../machines/server.js';
+import type { ConfigIssue, LoadResult, ServerSpec } from '../config/types.js';
+import { formatIssues } from '../config/format.js';
+import type { Logger } from '../log.js';
+import type { BackoffPolicy } from '../runtime/backoff.js';
+import { systemClock, type Clock } from '../runtime/types.js';
+import { specHash } from './hash.js';
+import { plan, type Action, type DesiredServer, type ObservedInstance } from './plan.js';
+import { mergeConditions, type Condition, type OrchestratorStatus, type ServerStatus } from './status.js';
+
+export type ServerMachine = typeof serverMachine;
+
+export interface ControllerOptions {
+  log: Logger;
+  /** The server machine with its effects provided. */
+  machine: ServerMachine;
+  /** The folder a server is cloned into, or runs in without `repo`. */
+  workdirFor: (spec: ServerSpec) => string;
+  graceMs: number;
+  clock?: Clock;
+  backoff?: BackoffPolicy;
+  random?: () => number;
+}
+
+/** What the event stream (logs, SSE) sees. */
+export type ControllerEvent =
+  | { type: 'transition'; server: string; from: ServerStateName; to: ServerStateName; reason: string; message: string | null; at: string }
+  | { type: 'config'; generation: number; accepted: boolean; error: string | null; at: string };
+
+interface Instance {
+  id: string;
+  name: string;
+  spec: ServerSpec;
+  hash: string;
+  generation: number;
+  actor: ActorRefFrom<ServerMachine>;
+  terminating: boolean;
+  held: boolean;
+  state: ServerStateName;
+  since: number;
+  conditions: Condition[];
+  cloned?: { ok: boolean; reason: string; message: string };
+  installed?: { ok: boolean; reason: string; message: string };
+  lastExitAt?: number;
+}
+
+const RESTING: ReadonlySet<ServerStateName> = new Set(['stopped', 'failed']);
+/** A loop that is still dirty after this many passes yields to the event loop and carries on. */
+const MAX_PASSES = 50;
+
+export class Controller {
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly instances = new Map<string, Instance>();
+  private readonly listeners = new Set<(event: ControllerEvent) => void>();
+  private desired = new Map<string, DesiredServer>();
+  /** Every entry of the current file by name (including disabled and rejected ones). */
+  private configured = new Map<string, { spec?: ServerSpec; issue?: string }>();
+  private lastGood = new Map<string, ServerSpec>();
+  private held = new Set<string>();
+  private generation = 0;
+  private observedGeneration = 0;
+  private configFile: string | null = null;
+  private configError: string | null = null;
+  private configIssues: ConfigIssue[] = [];
+  private nextId = 1;
+  private dirty = false;
+  private looping = false;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+  private graceMs: number;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.log = options.log;
+    this.clock = options.clock ?? systemClock;
+    this.graceMs = options.graceMs;
+  }
+
+  /** Take a freshly loaded config. A rejected file changes nothing but the reported error. */
+  applyConfig(result: LoadResult, file?: string): void {
+    const at = this.isoNow();
+    if (file) this.configFile = file;
+    if (!result.ok) {
+      this.configIssues = result.issues;
+      this.configError = `config rejected, the last good config keeps running:\n${formatIssues(result.issues)}`;
+      this.log.error({ issues: result.issues.length, generation: this.generation }, 'config rejected');
+      for (const issue of result.issues) this.log.error({ at: `${issue.line}:${issue.column}`, path: issue.path }, issue.message);
+      this.emit({ type: 'config', generation: this.generation, accepted: false, error: this.configError, at });
+      return;
+    }
+
+    this.generation += 1;
+    this.configIssues = result.issues;
+    this.configError = result.issues.length > 0 ? formatIssues(result.issues) : null;
+    this.graceMs = result.config.orchestrator.shutdownGraceMs;
+
+    const configured = new Map<string, { spec?: ServerSpec; issue?: string }>();
+    const desired = new Map<string, DesiredServer>();
+    const lastGood = new Map<string, ServerSpec>();
+    for (const spec of result.config.servers) {
+      configured.set(spec.name, { spec });
+      lastGood.set(spec.name, spec);
+    }
+    for (const name of result.rejectedNames) {
+      const issue = formatIssues(result.issues.filter((i) => i.server === name));
+      const kept = this.lastGood.get(name);
+      configured.set(name, { spec: kept, issue });
+      if (kept) lastGood.set(name, kept);
+    }
+    for (const [name, entry] of configured) {
+      if (!entry.spec || !entry.spec.enabled) continue;
+      desired.set(name, { spec: entry.spec, hash: specHash(entry.spec), held: this.held.has(name) });
+    }
+    // A spec change releases a manual hold, as a new Deployment revision would.
+    for (const name of [...this.held]) {
+      const before = this.desired.get(name);
+      const after = desired.get(name);
+      if (!after || (before && before.hash !== after.hash)) {
+        this.held.delete(name);
+        if (after) after.held = false;
+      }
+    }
+    this.configured = configured;
+    this.desired = desired;
+    this.lastGood = lastGood;
+
+    this.log.info(
+      { generation: this.generation, servers: desired.size, rejected: result.rejectedNames.length },
+      result.issues.length > 0 ? 'config loaded with rejected entries' : 'config loaded',
+    );
+    for (const issue of result.issues) this.log.warn({ server: issue.server, at: `${issue.line}:${issue.column}`, path: issue.path }, issue.message);
+    this.emit({ type: 'config', generation: this.generation, accepted: true, error: this.configError, at });
+    this.reconcile('config');
+  }
+
+  /** Mark the controller dirty; the loop runs on the next microtask, once, however many calls come. */
+  reconcile(trigger: string): void {
+    if (this.closed) return;
+    this.dirty = true;
+    if (this.looping) return;
+    this.looping = true;
+    queueMicrotask(() => this.loop(trigger));
+  }
+
+  private loop(trigger: string): void {
+    try {
+      for (let pass = 0; this.dirty && !this.closed; pass++) {
+        if (pass === MAX_PASSES) {
+          this.log.warn({ trigger }, 'reconcile still dirty after many passes; yielding');
+          setImmediate(() => this.loop(trigger));
+          return;
+        }
+        this.dirty = false;
+        this.pass();
+      }
+    } catch (error) {
+      this.log.error({ err: error, trigger }, 'reconcile pass failed');
+    }
+    this.looping = false;
+    if (!this.dirty) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private pass(): void {
+    const generation = this.generation;
+    const actions = plan(this.desired, this.observe());
+    for (const action of actions) this.execute(action, generation);
+    // Instances the pass left untouched have now observed this generation too.
+    for (const instance of this.instances.values()) if (!instance.terminating) instance.generation = generation;
+    this.observedGeneration = generation;
+  }
+
+  private observe(): ObservedInstance[] {
+    return [...this.instances.values()].map((i) => ({
+      id: i.id,
+      name: i.name,
+      hash: i.hash,
+      spec: i.spec,
+      terminating: i.terminating,
+      resting: RESTING.has(i.state),
+      held: i.held,
+    }));
+  }
+
+  private execute(action: Action, generation: number): void {
+    switch (action.type) {
+      case 'create':
+        this.create(action.spec, action.hash, action.held, generation);
+        return;
+      case 'configure': {
+        const instance = this.instances.get(action.id);
+        if (!instance) return;
+        instance.spec = action.spec;
+        instance.actor.send({ type: 'server.configure', spec: action.spec });
+        this.log.info({ server: instance.name }, 'settings applied in place');
+        return;
+      }
+      case 'terminate': {
+        const instance = this.instances.get(action.id);
+        if (!instance) return;
+        instance.terminating = true;
+        this.log.info({ server: instance.name, reason: action.reason }, action.reason === 'Removed' ? 'stopping removed server' : 'replacing server');
+        instance.actor.send({ type: 'server.stop' });
+        // An instance already resting produces no transition: look again.
+        if (RESTING.has(instance.state)) this.dirty = true;
+        return;
+      }
+      case 'hold': {
+        const instance = this.instances.get(action.id);
+        if (!instance) return;
+        instance.held = true;
+        instance.actor.send({ type: 'server.stop' });
+        return;
+      }
+      case 'release': {
+        const instance = this.instances.get(action.id);
+        if (!instance) return;
+        instance.held = false;
+        instance.actor.send({ type: 'server.start' });
+        return;
+      }
+      case 'dispose': {
+        const instance = this.instances.get(action.id);
+        if (!instance) return;
+        instance.actor.stop();
+        this.instances.delete(action.id);
+        return;
+      }
+    }
+  }
+
+  private create(spec: ServerSpec, hash: string, held: boolean, generation: number): void {
+    const id = `${spec.name}#${this.nextId++}`;
+    const actor = createActor(this.options.machine, {
+      clock: this.clock,
+      input: {
+        spec,
+        workdir: this.options.workdirFor(spec),
+        graceMs: this.graceMs,
+        backoff: this.options.backoff,
+        random: this.options.random,
+      },
+    });
+    const instance: Instance = {
+      id,
+      name: spec.name,
+      spec,
+      hash,
+      generation,
+      actor,
+      terminating: false,
+      held,
+      state: 'pending',
+      since: this.clock.now(),
+      conditions: [],
+    };
+    this.instances.set(id, instance);
+    actor.subscribe({
+      next: (snapshot) => this.observeSnapshot(instance, snapshot.value, snapshot.context),
+      error: (error) => this.log.error({ server: spec.name, err: error }, 'server actor failed'),
+    });
+    actor.start();
+    this.log.info({ server: spec.name, hash }, 'server created');
+    actor.send({ type: held ? 'server.stop' : 'server.start' });
+  }
+
+  private observeSnapshot(instance: Instance, value: unknown, context: ServerContext): void {
+    const to = stateName(value);
+    const from = instance.state;
+    if (to === from) return;
+    instance.state = to;
+    instance.since = this.clock.now();
+    if (context.reason === 'Cloned') instance.cloned = { ok: true, reason: 'Cloned', message: context.message ?? '' };
+    if (context.reason === 'CloneFailed') instance.cloned = { ok: false, reason: 'CloneFailed', message: context.message ?? '' };
+    if (context.reason === 'Installed' || context.reason === 'InstallSkipped') {
+      instance.installed = { ok: true, reason: context.reason, message: context.message ?? '' };
+    }
+    if (context.reason === 'InstallFailed') instance.installed = { ok: false, reason: 'InstallFailed', message: context.message ?? '' };
+    const processEnded = from === 'starting' || from === 'running' || from === 'stopping';
+    if (processEnded && (to === 'backoff' || RESTING.has(to))) instance.lastExitAt = instance.since;
+
+    const line = {
+      server: instance.name,
+      from,
+      to,
+      reason: context.reason,
+      ...(context.message ? { message: context.message } : {}),
+      ...(context.pid !== undefined ? { pid: context.pid } : {}),
+      ...(to === 'backoff' ? { retryInMs: context.retryDelayMs, attempt: context.failures } : {}),
+    };
+    if (to === 'backoff' || to === 'failed') this.log.warn(line, 'state changed');
+    else this.log.info(line, 'state changed');
+    this.emit({ type: 'transition', server: instance.name, from, to, reason: context.reason, message: context.message ?? null, at: this.isoNow() });
+    this.reconcile('transition');
+  }
+
+  /** A manual stop: held until a manual start or a spec change (like `kubectl scale --replicas=0`). */
+  hold(name: string): void {
+    this.held.add(name);
+    const want = this.desired.get(name);
+    if (want) want.held = true;
+    this.reconcile('manual');
+  }
+
+  /** Undo a hold; or start a server that rests after a failure or completion. */
+  release(name: string): void {
+    this.held.delete(name);
+    const want = this.desired.get(name);
+    if (want) want.held = false;
+    const active = this.activeInstance(name);
+    if (active && RESTING.has(active.state) && !active.held) active.actor.send({ type: 'server.start' });
+    this.reconcile('manual');
+  }
+
+  /** Whether a server of this name is configured (enabled or not). */
+  has(name: string): boolean {
+    return this.configured.has(name) || [...this.instances.values()].some((i) => i.name === name);
+  }
+
+  /** Resolves once no reconcile pass is pending. */
+  idle(): Promise<void> {
+    if (!this.looping && !this.dirty) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  subscribe(listener: (event: ControllerEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: ControllerEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.log.error({ err: error }, 'event listener failed');
+      }
+    }
+  }
+
+  private activeInstance(name: string): Instance | undefined {
+    let found: Instance | undefined;
+    for (const instance of this.instances.values()) {
+      if (instance.name !== name) continue;
+      if (!instance.terminating) return instance;
+      found = instance;
+    }
+    return found;
+  }
+
+  status(): OrchestratorStatus {
+    const names = new Set<string>([...this.configured.keys(), ...[...this.instances.values()].map((i) => i.name)]);
+    const servers = [...names].sort().map((name) => this.serverStatus(name));
+    return {
+      generation: this.generation,
+      observedGeneration: this.observedGeneration,
+      configFile: this.configFile,
+      configError: this.configError,
+      configIssues: this.configIssues,
+      servers,
+    };
+  }
+
+  serverStatus(name: string): ServerStatus {
+    const entry = this.configured.get(name);
+    const instance = this.activeInstance(name);
+    const nowIso = this.isoNow();
+    const configValid = {
+      type: 'ConfigValid' as const,
+      status: entry?.issue ? ('False' as const) : ('True' as const),
+      reason: entry?.issue ? 'Invalid' : 'Valid',
+      message: entry?.issue ?? '',
+    };
+
+    if (!instance) {
+      const spec = entry?.spec;
+      const reason = !spec ? 'InvalidConfig' : spec.enabled ? 'Pending' : 'Disabled';
+      return {
+        name,
+        state: reason === 'InvalidConfig' ? 'failed' : reason === 'Disabled' ? 'stopped' : 'pending',
+        ready: false,
+        enabled: spec?.enabled ?? false,
+        transport: spec?.transport ?? 'http',
+        pid: null,
+        restarts: 0,
+        since: nowIso,
+        reason,
+        message: entry?.issue ?? null,
+        lastExit: null,
+        lastError: entry?.issue ?? null,
+        nextRetryAt: null,
+        configError: entry?.issue ?? null,
+        observedGeneration: this.observedGeneration,
+        specHash: spec ? specHash(spec) : null,
+        conditions: mergeConditions([], [configValid, { type: 'Ready', status: 'False', reason, message: '' }], nowIso),
+      };
+    }
+
+    const context = instance.actor.getSnapshot().context;
+    const since = new Date(instance.since).toISOString();
+    const ready = instance.state === 'running';
+    const next: Omit<Condition, 'lastTransitionTime'>[] = [configValid];
+    if (instance.spec.repo !== undefined) {
+      next.push(
+        instance.cloned
+          ? { type: 'Cloned', status: instance.cloned.ok ? 'True' : 'False', reason: instance.cloned.reason, message: instance.cloned.message }
+          : { type: 'Cloned', status: 'Unknown', reason: 'Pending', message: '' },
+      );
+    }
+    next.push(
+      instance.installed
+        ? { type: 'Installed', status: instance.installed.ok ? 'True' : 'False', reason: instance.installed.reason, message: instance.installed.message }
+        : { type: 'Installed', status: 'Unknown', reason: 'Pending', message: '' },
+      { type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'Ready' : context.reason, message: ready ? '' : (context.message ?? '') },
+    );
+    instance.conditions = mergeConditions(instance.conditions, next, since);
+
+    return {
+      name,
+      state: instance.state,
+      ready,
+      enabled: instance.spec.enabled,
+      transport: instance.spec.transport,
+      pid: context.pid ?? null,
+      restarts: context.restarts,
+      since,
+      reason: context.reason,
+      message: context.message ?? null,
+      lastExit: context.lastExit
+        ? { ...context.lastExit, at: new Date(instance.lastExitAt ?? instance.since).toISOString() }
+        : null,
+      lastError: context.lastError ?? null,
+      nextRetryAt: instance.state === 'backoff' && context.retryDelayMs !== undefined ? new Date(instance.since + context.retryDelayMs).toISOString() : null,
+      configError: entry?.issue ?? null,
+      observedGeneration: instance.generation,
+      specHash: instance.hash,
+      conditions: instance.conditions,
+    };
+  }
+
+  /**
+   * Stop every server in parallel and wait until all rest, at most `graceMs` plus a margin for
+   * the SIGKILL sweep; anything still up then is killed at once.
+   */
+  async shutdown(graceMs = this.graceMs): Promise<void> {
+    this.closed = true;
+    const all = [...this.instances.values()];
+    for (const instance of all) {
+      instance.terminating = true;
+      instance.actor.send({ type: 'server.stop' });
+    }
+    const deadline = graceMs + 3_000;
+    const rested = Promise.all(all.map((i) => this.whenResting(i)));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      rested.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), deadline))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) this.log.warn({ afterMs: deadline }, 'servers still stopping at the deadline; killing them');
+    this.killAll();
+  }
+
+  /** Stop every actor now: their process actors' cleanup SIGKILLs what is left. */
+  killAll(): void {
+    this.closed = true;
+    for (const instance of this.instances.values()) instance.actor.stop();
+    this.instances.clear();
+  }
+
+  private whenResting(instance: Instance): Promise<void> {
+    if (RESTING.has(instance.state)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const subscription = instance.actor.subscribe((snapshot) => {
+        if (RESTING.has(stateName(snapshot.value))) {
+          subscription.unsubscribe();
+          resolve();
+        }
+      });
+    });
+  }
+
+  private isoNow(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+}

@@ -1,0 +1,75 @@
+/** Observed state as the API shows it, in Kubernetes' vocabulary. */
+import type { ServerStateName } from '../../machines/server.js';
+import type { ConfigIssue, Transport } from '../config/types.js';
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+export type ConditionType = 'ConfigValid' | 'Cloned' | 'Installed' | 'Ready';
+
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  /** CamelCase, machine-readable. */
+  reason: string;
+  message: string;
+  /** ISO time the status last changed. */
+  lastTransitionTime: string;
+}
+
+export interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+  error?: string;
+  at: string;
+}
+
+export interface ServerStatus {
+  name: string;
+  state: ServerStateName;
+  ready: boolean;
+  enabled: boolean;
+  transport: Transport;
+  pid: number | null;
+  restarts: number;
+  /** ISO time of the latest state change. */
+  since: string;
+  reason: string;
+  message: string | null;
+  lastExit: ExitStatus | null;
+  lastError: string | null;
+  /** ISO time of the next retry, while in backoff. */
+  nextRetryAt: string | null;
+  /** The rejection of this server's entry in the current file, if any (it keeps its last good spec). */
+  configError: string | null;
+  /** The config generation whose spec this server runs. */
+  observedGeneration: number;
+  specHash: string | null;
+  conditions: Condition[];
+}
+
+export interface OrchestratorStatus {
+  /** Counts accepted config loads. */
+  generation: number;
+  /** The generation the controller has finished reconciling. */
+  observedGeneration: number;
+  configFile: string | null;
+  /** Why the latest load was rejected whole, or which entries it rejected; null when clean. */
+  configError: string | null;
+  configIssues: ConfigIssue[];
+  servers: ServerStatus[];
+}
+
+/**
+ * Carry `lastTransitionTime` over from the previous conditions when a condition's status did not
+ * change, as Kubernetes does.
+ */
+export function mergeConditions(
+  previous: readonly Condition[],
+  next: readonly Omit<Condition, 'lastTransitionTime'>[],
+  now: string,
+): Condition[] {
+  return next.map((condition) => {
+    const before = previous.find((p) => p.type === condition.type);
+    const lastTransitionTime = before && before.status === condition.status ? before.lastTransitionTime : now;
+    return { ...condition, lastTransitionTime };
+  });
+}

@@ -1,0 +1,216 @@
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { Controller } from '../../src/reconcile/controller.js';
+import { silentLogger } from '../../src/log.js';
+import type { ConfigIssue, LoadResult, ServerSpec } from '../../src/config/types.js';
+import { fakeEffects, flush, spec, type EffectOptions } from './fakes.js';
+
+function loaded(servers: ServerSpec[], issues: ConfigIssue[] = [], rejectedNames: string[] = []): LoadResult {
+  return {
+    ok: true,
+    issues,
+    rejectedNames,
+    config: {
+      file: '/tmp/mcp_config.toml',
+      orchestrator: {
+        listen: { host: '127.0.0.1', port: 8080 },
+        reposDir: '/tmp/repos',
+        logLevel: 'info',
+        shutdownGraceMs: 5_000,
+        watchPoll: false,
+        resyncIntervalMs: 30_000,
+      },
+      gateway: { separator: '_' },
+      servers,
+    },
+  };
+}
+
+function setup(options: EffectOptions = { autoClone: true, autoInstall: true, autoReady: true }) {
+  const clock = new SimulatedClock();
+  const effects = fakeEffects(options);
+  const controller = new Controller({
+    log: silentLogger(),
+    machine: effects.machine,
+    workdirFor: (s) => `/tmp/repos/${s.name}`,
+    graceMs: 5_000,
+    clock,
+    random: () => 0.5,
+  });
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) {
+      await flush();
+      await controller.idle();
+    }
+  };
+  const server = (name: string) => controller.status().servers.find((s) => s.name === name)!;
+  const procOf = (name: string) => {
+    const pid = server(name).pid;
+    return effects.processes.find((p) => p.pid === pid)!;
+  };
+  return { clock, effects, controller, settle, server, procOf };
+}
+
+const issue = (server: string, message: string): ConfigIssue => ({
+  file: '/tmp/mcp_config.toml',
+  line: 3,
+  column: 1,
+  path: 'server[0].transport',
+  server,
+  message,
+});
+
+describe('controller', () => {
+  it('converges: creates, leaves unchanged alone, replaces changed, removes removed', async () => {
+    const t = setup();
+    const a = spec({ name: 'a' });
+    const b = spec({ name: 'b' });
+    const c = spec({ name: 'c' });
+    t.controller.applyConfig(loaded([a, b, c]));
+    await t.settle();
+    expect(t.controller.status().servers.map((s) => [s.name, s.state])).toEqual([
+      ['a', 'running'],
+      ['b', 'running'],
+      ['c', 'running'],
+    ]);
+    const pidA = t.server('a').pid;
+    const pidB = t.server('b').pid;
+    const procC = t.procOf('c');
+
+    // One save: b's env changed, c removed, d added, a untouched.
+    t.controller.applyConfig(loaded([a, spec({ name: 'b', env: { X: '1' } }), spec({ name: 'd' })]));
+    await t.settle();
+    expect(t.server('b').state).toBe('stopping');
+    t.procOf('b').exit(null, 'SIGTERM');
+    procC.exit(null, 'SIGTERM');
+    await t.settle();
+
+    const status = t.controller.status();
+    expect(status.servers.map((s) => [s.name, s.state])).toEqual([
+      ['a', 'running'],
+      ['b', 'running'],
+      ['d', 'running'],
+    ]);
+    expect(t.server('a').pid).toBe(pidA);
+    expect(t.server('b').pid).not.toBe(pidB);
+    expect(procC.terminations).toHaveLength(1);
+    expect(status.generation).toBe(2);
+    expect(status.observedGeneration).toBe(2);
+    expect(t.server('a').observedGeneration).toBe(2);
+  });
+
+  it('a spec change resets the backoff', async () => {
+    const t = setup({ autoClone: true, autoInstall: true });
+    t.controller.applyConfig(loaded([spec({ name: 'a' })]));
+    await t.settle();
+    for (const delay of [1_000, 2_000, 4_000]) {
+      t.procOf('a').exit(1);
+      await t.settle();
+      expect(t.server('a').state).toBe('backoff');
+      expect(Date.parse(t.server('a').nextRetryAt!) - Date.parse(t.server('a').since)).toBe(delay);
+      t.clock.increment(delay);
+      await t.settle();
+    }
+    t.controller.applyConfig(loaded([spec({ name: 'a', env: { FIXED: '1' } })]));
+    await t.settle();
+    t.procOf('a').exit(null, 'SIGTERM');
+    await t.settle();
+    expect(t.server('a').state).toBe('starting');
+    t.procOf('a').exit(1);
+    await t.settle();
+    expect(Date.parse(t.server('a').nextRetryAt!) - Date.parse(t.server('a').since)).toBe(1_000);
+    expect(t.server('a').restarts).toBe(0);
+  });
+
+  it('a rejected file changes nothing but the reported error', async () => {
+    const t = setup();
+    t.controller.applyConfig(loaded([spec({ name: 'a' })]));
+    await t.settle();
+    const pid = t.server('a').pid;
+    t.controller.applyConfig({ ok: false, issues: [issue('', 'invalid TOML: expected "=" after key')] });
+    await t.settle();
+    const status = t.controller.status();
+    expect(status.generation).toBe(1);
+    expect(status.configError).toContain('expected "=" after key');
+    expect(t.server('a').pid).toBe(pid);
+    expect(t.effects.processes).toHaveLength(1);
+  });
+
+  it('an invalid entry keeps its last good spec while the others converge', async () => {
+    const t = setup();
+    t.controller.applyConfig(loaded([spec({ name: 'a' }), spec({ name: 'b' })]));
+    await t.settle();
+    const pidA = t.server('a').pid;
+    t.controller.applyConfig(loaded([spec({ name: 'b', env: { NEW: '1' } })], [issue('a', 'unknown transport "htp"')], ['a']));
+    await t.settle();
+    t.procOf('b').exit(null, 'SIGTERM');
+    await t.settle();
+    expect(t.server('a').pid).toBe(pidA);
+    expect(t.server('a').state).toBe('running');
+    expect(t.server('a').configError).toContain('unknown transport');
+    expect(t.server('a').conditions.find((c) => c.type === 'ConfigValid')?.status).toBe('False');
+    expect(t.server('b').state).toBe('running');
+    expect(t.effects.processes).toHaveLength(3);
+  });
+
+  it('a new entry that is invalid shows as failed with its error, and nothing runs for it', async () => {
+    const t = setup();
+    t.controller.applyConfig(loaded([], [issue('x', 'command is required')], ['x']));
+    await t.settle();
+    expect(t.server('x')).toMatchObject({ state: 'failed', reason: 'InvalidConfig', pid: null });
+    expect(t.effects.processes).toHaveLength(0);
+  });
+
+  it('a disabled server is listed as stopped and not run', async () => {
+    const t = setup();
+    t.controller.applyConfig(loaded([spec({ name: 'a', enabled: false })]));
+    await t.settle();
+    expect(t.server('a')).toMatchObject({ state: 'stopped', reason: 'Disabled', enabled: false });
+    expect(t.effects.processes).toHaveLength(0);
+  });
+
+  it('a manual stop holds across an edit that does not touch the server, and a start releases it', async () => {
+    const t = setup();
+    t.controller.applyConfig(loaded([spec({ name: 'a' }), spec({ name: 'b' })]));
+    await t.settle();
+    t.controller.hold('a');
+    await t.settle();
+    t.procOf('a').exit(null, 'SIGTERM');
+    await t.settle();
+    expect(t.server('a').state).toBe('stopped');
+    t.controller.applyConfig(loaded([spec({ name: 'a' }), spec({ name: 'b', env: { Y: '1' } })]));
+    await t.settle();
+    expect(t.server('a').state).toBe('stopped');
+    t.controller.release('a');
+    await t.settle();
+    expect(t.server('a').state).toBe('running');
+  });
+
+  it('emits one transition event per state change and a config event per load', async () => {
+    const t = setup();
+    const events: string[] = [];
+    t.controller.subscribe((e) => events.push(e.type === 'transition' ? `${e.server}:${e.from}>${e.to}:${e.reason}` : `config:${e.generation}`));
+    t.controller.applyConfig(loaded([spec({ name: 'a' })]));
+    await t.settle();
+    expect(events).toEqual([
+      'config:1',
+      'a:pending>cloning:Scheduled',
+      'a:cloning>installing:Cloned',
+      'a:installing>starting:Installed',
+      'a:starting>running:Ready',
+    ]);
+  });
+
+  it('shutdown stops every server in parallel and waits for them', async () => {
+    const t = setup();
+    t.controller.applyConfig(loaded([spec({ name: 'a' }), spec({ name: 'b' })]));
+    await t.settle();
+    const procs = [t.procOf('a'), t.procOf('b')];
+    const done = t.controller.shutdown(5_000);
+    await flush();
+    expect(procs.map((p) => p.terminations)).toEqual([[5_000], [5_000]]);
+    for (const p of procs) p.exit(null, 'SIGTERM');
+    await done;
+    expect(procs.every((p) => !p.alive)).toBe(true);
+  });
+});

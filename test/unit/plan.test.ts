@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { plan, type DesiredServer, type ObservedInstance } from '../../src/reconcile/plan.js';
+import { specHash } from '../../src/reconcile/hash.js';
+import { spec } from '../machines/fakes.js';
+import type { ServerSpec } from '../../src/config/types.js';
+
+function want(s: ServerSpec, held = false): [string, DesiredServer] {
+  return [s.name, { spec: s, hash: specHash(s), held }];
+}
+
+function seen(s: ServerSpec, extra: Partial<ObservedInstance> = {}): ObservedInstance {
+  return { id: `${s.name}#1`, name: s.name, hash: specHash(s), spec: s, terminating: false, resting: false, held: false, ...extra };
+}
+
+const a = spec({ name: 'a' });
+const b = spec({ name: 'b' });
+
+describe('specHash', () => {
+  it('changes with the fields that shape the process', () => {
+    expect(specHash(spec({ env: { X: '1' } }))).not.toBe(specHash(spec({ env: { X: '2' } })));
+    expect(specHash(spec({ command: 'a' }))).not.toBe(specHash(spec({ command: ['a'] })));
+    expect(specHash(spec({ ref: 'v1' }))).not.toBe(specHash(spec({ ref: 'v2' })));
+  });
+  it('ignores env order and the fields applied in place', () => {
+    expect(specHash(spec({ env: { X: '1', Y: '2' } }))).toBe(specHash(spec({ env: { Y: '2', X: '1' } })));
+    expect(specHash(spec({ restart: 'never', startupTimeoutMs: 5, tools: { allow: ['x'], deny: [] } }))).toBe(specHash(spec()));
+  });
+});
+
+describe('plan', () => {
+  const cases: { name: string; desired: [string, DesiredServer][]; observed: ObservedInstance[]; actions: unknown[] }[] = [
+    { name: 'nothing to do', desired: [], observed: [], actions: [] },
+    {
+      name: 'creates what is missing',
+      desired: [want(a), want(b)],
+      observed: [],
+      actions: [
+        { type: 'create', name: 'a', spec: a, hash: specHash(a), held: false },
+        { type: 'create', name: 'b', spec: b, hash: specHash(b), held: false },
+      ],
+    },
+    { name: 'leaves an unchanged server alone', desired: [want(a)], observed: [seen(a)], actions: [] },
+    { name: 'leaves a failed unchanged server alone', desired: [want(a)], observed: [seen(a, { resting: true })], actions: [] },
+    { name: 'terminates a removed server', desired: [], observed: [seen(a)], actions: [{ type: 'terminate', id: 'a#1', reason: 'Removed' }] },
+    {
+      name: 'terminates a changed server before creating its successor',
+      desired: [want(spec({ name: 'a', env: { X: '1' } }))],
+      observed: [seen(a)],
+      actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
+    },
+    {
+      name: 'waits while the old instance is still stopping',
+      desired: [want(spec({ name: 'a', env: { X: '1' } }))],
+      observed: [seen(a, { terminating: true })],
+      actions: [],
+    },
+    {
+      name: 'disposes the rested old instance and creates the new one',
+      desired: [want(spec({ name: 'a', env: { X: '1' } }))],
+      observed: [seen(a, { terminating: true, resting: true })],
+      actions: [
+        { type: 'dispose', id: 'a#1' },
+        { type: 'create', name: 'a', spec: spec({ name: 'a', env: { X: '1' } }), hash: specHash(spec({ name: 'a', env: { X: '1' } })), held: false },
+      ],
+    },
+    {
+      name: 'applies in-place fields without a restart',
+      desired: [want(spec({ name: 'a', restart: 'never' }))],
+      observed: [seen(a)],
+      actions: [{ type: 'configure', id: 'a#1', spec: spec({ name: 'a', restart: 'never' }) }],
+    },
+    { name: 'holds a manually stopped server', desired: [want(a, true)], observed: [seen(a)], actions: [{ type: 'hold', id: 'a#1' }] },
+    { name: 'releases a hold', desired: [want(a)], observed: [seen(a, { held: true, resting: true })], actions: [{ type: 'release', id: 'a#1' }] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(plan(new Map(c.desired), c.observed)).toEqual(c.actions);
+    });
+  }
+
+  it('is idempotent: nothing new once the actions took effect', () => {
+    const desired = new Map([want(a)]);
+    expect(plan(desired, [seen(a)])).toEqual([]);
+    expect(plan(desired, [seen(a)])).toEqual([]);
+  });
+});
