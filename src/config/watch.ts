@@ -37,6 +37,11 @@ export interface WatchConfigOptions {
    */
   debounceMs?: number;
   log: Logger;
+  /**
+   * The content the caller already applied. When given, it is the baseline instead of what the
+   * watcher reads at start, so an edit made between the caller's read and the watch is delivered.
+   */
+  baseline?: string;
 }
 
 const DEFAULT_DEBOUNCE_MS = 150;
@@ -180,6 +185,11 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
   // runs is read after it, against the baseline it sets.
   running = (async () => {
     await new Promise<void>((ready) => watcher.once('ready', ready));
+    if (opts.baseline !== undefined) {
+      lastHash = sha256(opts.baseline);
+      await readAndDeliver();
+      return;
+    }
     const content = await read();
     if (content !== undefined) lastHash = sha256(content);
   })().finally(() => {

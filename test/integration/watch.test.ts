@@ -68,6 +68,21 @@ describe('watchConfigFile', () => {
     expect(seen).toEqual(['a = 2\n']);
   });
 
+  it('delivers an edit made after the caller read the file but before the watch began', async () => {
+    await writeFile(file, 'b = 2\n');
+    const { seen } = await start({ baseline: 'b = 1\n' });
+    await waitFor(() => seen.length > 0, { message: 'edit before watch delivered' });
+    await sleep(QUIET_MS);
+    expect(seen).toEqual(['b = 2\n']);
+  });
+
+  it('delivers nothing at start when the baseline is what the file holds', async () => {
+    await writeFile(file, 'b = 1\n');
+    const { seen } = await start({ baseline: 'b = 1\n' });
+    await sleep(QUIET_MS);
+    expect(seen).toEqual([]);
+  });
+
   it('delivers an in-place write to the same inode', async () => {
     await writeFile(file, 'a = 1\n');
     const before = await stat(file);
