@@ -3,7 +3,7 @@
  * flat table so other parts add theirs without touching the dispatch.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { checkAccess, type AccessPolicy } from './security.js';
 
@@ -115,7 +115,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     sendError(res, pathMatched ? new HttpError(405, `${req.method} is not allowed on ${url.pathname}`) : new HttpError(404, `no such endpoint: ${url.pathname}`));
   }
 
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -5,7 +5,7 @@
  * until nothing is left to do.
  */
 import { createActor, type ActorRefFrom } from 'xstate';
-import { serverMachine, stateName, type ServerContext, type ServerStateName } from '../../machines/server.js';
+import { stateName, type serverMachine, type ServerContext, type ServerStateName } from '../../machines/server.js';
 import type { ConfigIssue, LoadResult, ServerSpec } from '../config/types.js';
 import { formatIssues } from '../config/format.js';
 import type { Logger } from '../log.js';

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+/** `mcp-orchestrator`: the command line. Its own output goes to stdout/stderr directly. */
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { resolveConfigPath } from './config/locate.js';
+import { loadConfigFile, loadConfigText } from './config/load.js';
+import { formatIssues } from './config/format.js';
+import { parseListen } from './config/listen.js';
+import type { ListenSpec } from './config/types.js';
+import type { OrchestratorStatus } from './reconcile/status.js';
+import { renderServers } from './cli/table.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const HELP = `mcp-orchestrator ${VERSION}: runs the MCP servers of a TOML file and keeps them converged on it.
+
+Usage:
+  mcp-orchestrator [run] [--config FILE] [--listen HOST:PORT] [--poll]
+      Start every server of the config, watch the file, serve the API. Stops on SIGTERM/SIGINT
+      (a second SIGINT kills at once).
+  mcp-orchestrator validate [--config FILE]
+      Check the config; print every problem as FILE:LINE:COL. Exit 0 when valid, 1 when not.
+  mcp-orchestrator status [--json] [--url URL]
+      Show every server of a running orchestrator as a table (or the raw JSON).
+
+Options:
+  --config FILE        the config (else $MCP_CONFIG_FILE, ./mcp_config.toml, /opt/mcps/mcp_config.toml)
+  --listen HOST:PORT   where to serve (else [orchestrator] listen, $MCP_ORCHESTRATOR_LISTEN, 127.0.0.1:8080)
+  --poll               watch the config by polling (for mounts without file events; or CHOKIDAR_USEPOLLING=1)
+  --url URL            a running orchestrator (else $MCP_ORCHESTRATOR_URL, else the config's listen address)
+  --json               machine-readable output
+  -h, --help           this help
+  -v, --version        the version
+
+Environment:
+  MCP_CONFIG_FILE, MCP_ORCHESTRATOR_LISTEN, MCP_REPOS_DIR, LOG_LEVEL, CHOKIDAR_USEPOLLING,
+  MCP_ORCHESTRATOR_TOKEN (the bearer token; required off loopback), MCP_ORCHESTRATOR_URL.
+`;
+
+class UsageError extends Error {}
+
+function configPath(flag: string | undefined): string {
+  const found = resolveConfigPath({ flag, env: process.env, cwd: process.cwd(), exists: existsSync });
+  if (!found.ok) throw new UsageError(found.error);
+  return found.path;
+}
+
+async function validate(flag: string | undefined): Promise<number> {
+  const file = configPath(flag);
+  const result = await loadConfigFile(file, process.env);
+  if (!result.ok) {
+    process.stderr.write(`${formatIssues(result.issues)}\n${file}: rejected, ${result.issues.length} problem(s)\n`);
+    return 1;
+  }
+  const names = result.config.servers.map((s) => s.name);
+  if (result.issues.length > 0) {
+    process.stderr.write(`${formatIssues(result.issues)}\n`);
+    process.stderr.write(`${file}: ${result.issues.length} problem(s); ${names.length} valid server(s)${names.length ? `: ${names.join(', ')}` : ''}\n`);
+    return 1;
+  }
+  process.stdout.write(`${file}: valid, ${names.length} server(s)${names.length ? `: ${names.join(', ')}` : ''}\n`);
+  return 0;
+}
+
+/** Where a running orchestrator is: --url, $MCP_ORCHESTRATOR_URL, or the config's listen. */
+function orchestratorUrl(flag: string | undefined, configFlag: string | undefined): string {
+  const explicit = flag ?? process.env.MCP_ORCHESTRATOR_URL;
+  if (explicit) return explicit.replace(/\/+$/, '');
+  let listen: ListenSpec = { host: '127.0.0.1', port: 8080 };
+  const found = resolveConfigPath({ flag: configFlag, env: process.env, cwd: process.cwd(), exists: existsSync });
+  if (found.ok) {
+    try {
+      const result = loadConfigText(readFileSync(found.path, 'utf8'), found.path, process.env);
+      if (result.ok) listen = result.config.orchestrator.listen;
+    } catch {
+      // An unreadable config only loses the address hint; the default stands.
+    }
+  }
+  const host = ['0.0.0.0', '::', '[::]'].includes(listen.host) ? '127.0.0.1' : listen.host.includes(':') && !listen.host.startsWith('[') ? `[${listen.host}]` : listen.host;
+  return `http://${host}:${listen.port}`;
+}
+
+async function fetchJson<T>(base: string, path: string): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (process.env.MCP_ORCHESTRATOR_TOKEN) headers.authorization = `Bearer ${process.env.MCP_ORCHESTRATOR_TOKEN}`;
+  let response: Response;
+  try {
+    response = await fetch(`${base}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+  } catch {
+    throw new UsageError(`cannot reach the orchestrator at ${base}: is it running? (start it with "mcp-orchestrator run", or point --url / MCP_ORCHESTRATOR_URL at it)`);
+  }
+  const body = (await response.json().catch(() => ({}))) as T & { error?: { message?: string } };
+  if (!response.ok) throw new UsageError(`${base}${path}: ${response.status} ${body.error?.message ?? response.statusText}`);
+  return body;
+}
+
+async function status(urlFlag: string | undefined, configFlag: string | undefined, json: boolean): Promise<number> {
+  const base = orchestratorUrl(urlFlag, configFlag);
+  const body = await fetchJson<OrchestratorStatus>(base, '/api/servers');
+  if (json) {
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(`${renderServers(body.servers)}\n`);
+  const lag = body.observedGeneration < body.generation ? ` (reconciling generation ${body.generation})` : '';
+  process.stdout.write(`\nconfig ${body.configFile ?? ''} generation ${body.observedGeneration}${lag}\n`);
+  if (body.configError) process.stdout.write(`\nconfig problems:\n${body.configError}\n`);
+  return 0;
+}
+
+async function run(args: { config?: string; listen?: string; poll?: boolean }): Promise<number> {
+  let listen: ListenSpec | undefined;
+  if (args.listen !== undefined) {
+    const parsed = parseListen(args.listen);
+    if (!parsed.ok) throw new UsageError(`--listen ${args.listen}: ${parsed.message}`);
+    listen = parsed.listen;
+  }
+  const file = configPath(args.config);
+  const { runUntilSignalled } = await import('./main.js');
+  await runUntilSignalled({ configFile: file, listen, poll: args.poll });
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      listen: { type: 'string' },
+      poll: { type: 'boolean' },
+      url: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const [command = 'run', ...rest] = positionals;
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" after "${command}"`);
+  switch (command) {
+    case 'run':
+      return run(values);
+    case 'validate':
+      return validate(values.config);
+    case 'status':
+      return status(values.url, values.config, values.json ?? false);
+    default:
+      throw new UsageError(`unknown command "${command}"; see mcp-orchestrator --help`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`mcp-orchestrator: ${(error as Error).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`mcp-orchestrator: ${(error as Error).message ?? String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

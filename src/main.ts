@@ -1,0 +1,182 @@
+/**
+ * The composition root: config → controller (with real effects) → one HTTP listener, plus the
+ * watcher, the periodic resync and signal handling.
+ */
+import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { loadConfigText } from './config/load.js';
+import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
+import type { ConfigSpec, LoadResult, OrchestratorSpec } from './config/types.js';
+import { createLogger, type Logger } from './log.js';
+import { Controller } from './reconcile/controller.js';
+import { realServerMachine } from './runtime/effects.js';
+import { LogBook } from './runtime/logbook.js';
+import { startHttpServer, type RunningHttpServer } from './control/http.js';
+import { statusRoutes } from './control/status-routes.js';
+import { generateToken, isLoopbackHost } from './control/security.js';
+import type { ListenSpec } from './config/types.js';
+
+export interface RunOptions {
+  configFile: string;
+  /** --listen, above the config and MCP_ORCHESTRATOR_LISTEN. */
+  listen?: ListenSpec;
+  /** --poll */
+  poll?: boolean;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger;
+}
+
+export interface Orchestrator {
+  controller: Controller;
+  http: RunningHttpServer;
+  log: Logger;
+  /** Stop every server gracefully, then the listener; resolves when all is down. */
+  shutdown(): Promise<void>;
+  /** Kill every server at once. */
+  kill(): void;
+}
+
+/** Reads and validates the file; a read failure is a rejected load like any other. */
+async function readAndLoad(file: string, env: NodeJS.ProcessEnv): Promise<{ result: LoadResult; text?: string }> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return { result: loadConfigText(text, file, env), text };
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message;
+    return { result: { ok: false, issues: [{ file, line: 1, column: 1, path: '', message: `cannot read the config: ${reason}` }] } };
+  }
+}
+
+/** The settings in force when the file itself is unusable: defaults plus environment overrides. */
+function fallbackSettings(file: string, env: NodeJS.ProcessEnv): ConfigSpec {
+  const empty = loadConfigText('', file, env);
+  if (!empty.ok) throw new Error('the built-in defaults do not validate; this is a bug');
+  return empty.config;
+}
+
+export async function startOrchestrator(options: RunOptions): Promise<Orchestrator> {
+  const env = options.env ?? process.env;
+  const file = options.configFile;
+  const first = await readAndLoad(file, env);
+  let settings: OrchestratorSpec = first.result.ok ? first.result.config.orchestrator : fallbackSettings(file, env).orchestrator;
+  const listen = options.listen ?? settings.listen;
+  const log = options.log ?? createLogger({ level: settings.logLevel });
+
+  const logBook = new LogBook();
+  const controller = new Controller({
+    log,
+    machine: realServerMachine({
+      log,
+      logBook,
+      env,
+      configDir: dirname(file),
+      reposDir: () => settings.reposDir,
+    }),
+    workdirFor: (spec) => (spec.repo !== undefined ? `${settings.reposDir}/${spec.name}` : dirname(file)),
+    graceMs: settings.shutdownGraceMs,
+  });
+
+  const loopback = isLoopbackHost(listen.host);
+  let token = settings.token ?? env.MCP_ORCHESTRATOR_TOKEN;
+  if (token === '') token = undefined;
+  if (!loopback && token === undefined) {
+    token = generateToken();
+    // Printed once, on purpose: without it nobody could call the API.
+    log.warn(`no token configured and listening on ${listen.host}; generated one for this run: ${token} (set MCP_ORCHESTRATOR_TOKEN to choose your own)`);
+  }
+  const http = await startHttpServer({
+    host: listen.host,
+    port: listen.port,
+    routes: statusRoutes(controller),
+    access: { token, loopbackOnly: loopback },
+    log: log.child({ component: 'http' }),
+  });
+  log.info({ url: http.url, config: file, generation: 0 }, 'orchestrator listening');
+
+  const apply = (result: LoadResult) => {
+    if (result.ok) {
+      const next = result.config.orchestrator;
+      if (next.logLevel !== settings.logLevel) log.level = next.logLevel;
+      if (options.listen === undefined && (next.listen.host !== listen.host || next.listen.port !== listen.port)) {
+        log.warn({ listen: `${next.listen.host}:${next.listen.port}` }, 'listen changed in the config; restart the orchestrator to apply it');
+      }
+      settings = next;
+    }
+    controller.applyConfig(result, file);
+  };
+  apply(first.result);
+
+  let watcher: ConfigWatcher | undefined;
+  try {
+    watcher = await watchConfigFile(file, {
+      // Unset unless asked for, so CHOKIDAR_USEPOLLING still decides.
+      poll: options.poll ?? (settings.watchPoll || undefined),
+      baseline: first.text,
+      log: log.child({ component: 'watch' }),
+      onChange: (content) => apply(loadConfigText(content, file, env)),
+    });
+  } catch (error) {
+    log.error({ err: error }, 'cannot watch the config folder; edits will be picked up by the periodic resync only');
+  }
+  const resync = setInterval(() => {
+    void watcher?.check();
+    controller.reconcile('resync');
+  }, settings.resyncIntervalMs);
+  resync.unref();
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () =>
+    (shuttingDown ??= (async () => {
+      clearInterval(resync);
+      log.info({ graceMs: settings.shutdownGraceMs }, 'shutting down: stopping every server');
+      await Promise.allSettled([watcher?.close()]);
+      await controller.shutdown(settings.shutdownGraceMs);
+      await http.close();
+      log.info('all servers stopped');
+    })());
+
+  return {
+    controller,
+    http,
+    log,
+    shutdown,
+    kill: () => {
+      clearInterval(resync);
+      void watcher?.close();
+      controller.killAll();
+    },
+  };
+}
+
+/**
+ * `run`: start, then wait for SIGTERM/SIGINT. The first signal stops everything gracefully and
+ * exits 0; a second SIGINT (or SIGTERM) kills every server at once.
+ */
+export async function runUntilSignalled(options: RunOptions): Promise<never> {
+  const orchestrator = await startOrchestrator(options);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) {
+      orchestrator.log.info({ signal }, 'signal received; stopping (send it again to kill at once)');
+      void orchestrator.shutdown().then(
+        () => exitAfterFlush(orchestrator.log, 0),
+        (error: unknown) => {
+          orchestrator.log.error({ err: error }, 'shutdown failed');
+          exitAfterFlush(orchestrator.log, 1);
+        },
+      );
+      return;
+    }
+    orchestrator.log.warn({ signal }, 'second signal: killing every server now');
+    orchestrator.kill();
+    exitAfterFlush(orchestrator.log, 130);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return new Promise<never>(() => {});
+}
+
+function exitAfterFlush(log: Logger, code: number): void {
+  log.flush(() => process.exit(code));
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ServerSpec } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { runCommand, type LineListener } from './process.js';
+import { redactUrl } from './redact.js';
+
+export interface InstallOptions {
+  spec: ServerSpec;
+  /** Where manifests are detected and steps run (the server's working folder). */
+  workdir: string;
+  /** Holds the hash of the last successful install; written only after success. */
+  markerFile: string;
+  /** Checked-out commit, part of the hash so a new commit reinstalls. */
+  commit?: string;
+  /** The complete environment of every step (the server's own, so PIP_* and npm_config_* apply). */
+  env: Record<string, string>;
+  /** Aborting terminates the running step and rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  log: Logger;
+  onLine?: LineListener;
+}
+
+export interface InstallResult {
+  /** True when nothing ran: nothing to install, or the marker matched and the output is there. */
+  skipped: boolean;
+  /** The steps, joined with `; ` (or why there are none), for status and logs. */
+  description: string;
+}
+
+interface Step {
+  /** What a person reads in logs and errors. */
+  label: string;
+  command: string | string[];
+  /** Skip the step when this path (relative to workdir) exists: it only creates it. */
+  creates?: string;
+}
+
+interface Plan {
+  steps: Step[];
+  /** Paths (relative to workdir) that a finished install leaves; gone means install again. */
+  outputs: string[];
+}
+
+/** Files whose content decides what an install produces. */
+const MANIFESTS = ['package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'requirements.txt', 'pyproject.toml', 'setup.py', 'setup.cfg'];
+
+/** The `bin` folder of the per-server Python venv, put first on the server's PATH. */
+export function venvBinDir(workdir: string): string {
+  return join(workdir, '.venv', 'bin');
+}
+
+/**
+ * Install the server's dependencies in `workdir` as its `install` spec says, unless the marker
+ * shows the same install already succeeded (same steps, manifests, lockfiles and commit) and its
+ * output is still there. Steps run one after another in their own process groups; the first that
+ * fails rejects with an Error naming the step, its exit and its last lines of output.
+ */
+export async function ensureInstalled(opts: InstallOptions): Promise<InstallResult> {
+  const plan = planInstall(opts.spec, opts.workdir);
+  const description = plan.steps.length > 0 ? plan.steps.map((s) => s.label).join('; ') : opts.spec.install.kind === 'none' ? 'install disabled' : 'nothing to install';
+  if (plan.steps.length === 0) return { skipped: true, description };
+
+  const hash = await installHash(description, opts.workdir, opts.commit);
+  const log = opts.log;
+  if ((await readMarker(opts.markerFile)) === hash && plan.outputs.every((p) => existsSync(join(opts.workdir, p)))) {
+    log.debug({ install: description }, 'install up to date');
+    return { skipped: true, description };
+  }
+
+  // A half-finished install must not be taken for the last good one on the next attempt.
+  await rm(opts.markerFile, { force: true });
+  for (const step of plan.steps) {
+    opts.signal?.throwIfAborted();
+    if (step.creates !== undefined && existsSync(join(opts.workdir, step.creates))) continue;
+    log.info({ step: step.label }, 'install step started');
+    const result = await runCommand({ command: step.command, cwd: opts.workdir, env: opts.env, signal: opts.signal, onLine: opts.onLine });
+    if (result.code !== 0) {
+      const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
+      log.warn({ step: step.label, code: result.code, signal: result.signal }, 'install step failed');
+      throw new Error(redactUrl(`install step "${step.label}" ${how}${result.output ? `:\n${result.output}` : ''}`));
+    }
+    log.info({ step: step.label }, 'install step succeeded');
+  }
+  // An npm project without dependencies gets no node_modules; make one so the output check holds.
+  if (plan.outputs.includes('node_modules')) await mkdir(join(opts.workdir, 'node_modules'), { recursive: true });
+  await writeMarker(opts.markerFile, hash);
+  return { skipped: false, description };
+}
+
+/** The steps for `spec.install` in `workdir`; pure apart from looking at which files exist. */
+function planInstall(spec: ServerSpec, workdir: string): Plan {
+  const install = spec.install;
+  if (install.kind === 'none') return { steps: [], outputs: [] };
+  if (install.kind === 'command') return { steps: [{ label: install.command, command: install.command }], outputs: [] };
+  const has = (file: string): boolean => existsSync(join(workdir, file));
+  const steps: Step[] = [];
+  const outputs: string[] = [];
+  if (has('package.json')) {
+    const verb = has('package-lock.json') || has('npm-shrinkwrap.json') ? 'ci' : 'install';
+    const args = ['npm', verb, '--no-audit', '--no-fund'];
+    steps.push({ label: args.join(' '), command: args });
+    outputs.push('node_modules');
+  }
+  const pythonTarget = has('requirements.txt') ? ['-r', 'requirements.txt'] : has('pyproject.toml') || has('setup.py') ? ['.'] : undefined;
+  if (pythonTarget) {
+    const python = join('.venv', 'bin', 'python');
+    const pip = [python, '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', ...pythonTarget];
+    steps.push({ label: 'python3 -m venv .venv', command: ['python3', '-m', 'venv', '.venv'], creates: python });
+    // Relative to the step's cwd (workdir) for the label; absolute to run, as the shell is not involved.
+    steps.push({ label: pip.join(' '), command: [join(workdir, python), ...pip.slice(1)] });
+    outputs.push(python);
+  }
+  return { steps, outputs };
+}
+
+async function installHash(description: string, workdir: string, commit: string | undefined): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(`install\0${description}\0commit\0${commit ?? ''}\0`);
+  for (const file of MANIFESTS) {
+    const content = await readFile(join(workdir, file)).catch(() => undefined);
+    // Length-prefixed, so no two different sets of files hash alike.
+    hash.update(content === undefined ? `${file}\0absent\0` : `${file}\0${content.length}\0`);
+    if (content !== undefined) hash.update(content);
+  }
+  return hash.digest('hex');
+}
+
+async function readMarker(file: string): Promise<string | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as { hash?: unknown };
+    return typeof parsed.hash === 'string' ? parsed.hash : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeMarker(file: string, hash: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const partial = `${file}.${process.pid}.tmp`;
+  await writeFile(partial, `${JSON.stringify({ hash, installedAt: new Date().toISOString() })}\n`);
+  await rename(partial, file);
+}

@@ -1,0 +1,132 @@
+/**
+ * Hot reload on a running orchestrator: the built CLI, a real config file edited the way editors
+ * save, real processes whose pids and environments are read from /proc.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { atomicSave, configMapSwap, inPlaceWrite } from '../helpers/editors.js';
+import { byName, isAlive, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { waitFor } from '../helpers/wait.js';
+
+const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
+
+/** A stdio server entry running the steady fixture with the given env. */
+function server(name: string, env: Record<string, string> = {}): string {
+  const table = Object.entries({ NAME: name, ...env })
+    .map(([k, v]) => `${k} = "${v}"`)
+    .join(', ');
+  return `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${STEADY}"]\ntransport = "stdio"\nenv = { ${table} }\n`;
+}
+
+function config(...servers: string[]): string {
+  return `[orchestrator]\nshutdown_grace = "3s"\n\n${servers.join('\n')}`;
+}
+
+async function environOf(pid: number): Promise<string[]> {
+  return (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+}
+
+const allRunning = (names: string[]) => (s: Awaited<ReturnType<RunningOrchestrator['status']>>) =>
+  names.every((n) => byName(s, n)?.state === 'running') && s.observedGeneration === s.generation;
+
+let dir: string;
+let file: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mcpo-reload-'));
+  file = join(dir, 'mcp_config.toml');
+});
+
+afterEach(async () => {
+  await stopAll();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('hot reload', () => {
+  it('one atomic save changes one server, removes one, adds one, and leaves the rest alone', async () => {
+    await writeFile(file, config(server('keep'), server('change', { MODE: 'old' }), server('remove')));
+    const orch = await startCli(file);
+    const before = await orch.until(allRunning(['keep', 'change', 'remove']), 'all three running');
+    const pid = (name: string) => byName(before, name)!.pid!;
+
+    const savedAt = Date.now();
+    await atomicSave(file, config(server('keep'), server('change', { MODE: 'new' }), server('added')));
+    const after = await orch.until(
+      (s) => allRunning(['keep', 'change', 'added'])(s) && byName(s, 'change')!.pid !== pid('change') && !byName(s, 'remove'),
+      'converged on the edit',
+    );
+    const convergedMs = Date.now() - savedAt;
+
+    expect(byName(after, 'keep')!.pid).toBe(pid('keep'));
+    expect(byName(after, 'change')!.pid).not.toBe(pid('change'));
+    expect(await environOf(byName(after, 'change')!.pid!)).toContain('MODE=new');
+    expect(isAlive(pid('change'))).toBe(false);
+    expect(isAlive(pid('remove'))).toBe(false);
+    expect(isAlive(byName(after, 'added')!.pid!)).toBe(true);
+    expect(after.generation).toBe(2);
+    // The transition log names each change once, with its reason.
+    expect(orch.logs.some((l) => l.server === 'change' && l.msg === 'state changed' && l.to === 'stopping' && l.reason === 'StopRequested')).toBe(true);
+    console.info(`[measure] config edit converged (old process stopped, new one running) in ${convergedMs} ms`);
+
+    // An unparseable save changes nothing and says why.
+    await atomicSave(file, `${config(server('keep'))}\n[[server]\nname = broken`);
+    const rejected = await orch.until((s) => s.configError !== null, 'config error reported');
+    expect(rejected.configError).toMatch(/mcp_config\.toml:\d+:\d+/);
+    expect(rejected.generation).toBe(2);
+    for (const name of ['keep', 'change', 'added']) expect(byName(rejected, name)!.pid).toBe(byName(after, name)!.pid);
+    expect(isAlive(byName(after, 'added')!.pid!)).toBe(true);
+
+    // Fixing the file clears the error.
+    await atomicSave(file, config(server('keep'), server('change', { MODE: 'new' }), server('added')));
+    const fixed = await orch.until((s) => s.configError === null && s.generation === 3, 'error cleared');
+    expect(byName(fixed, 'keep')!.pid).toBe(pid('keep'));
+  });
+
+  it('an edit storm of 50 writes in one second ends converged on the last content', async () => {
+    await writeFile(file, config(server('keep'), server('storm', { ROUND: '0' })));
+    const orch = await startCli(file);
+    const before = await orch.until(allRunning(['keep', 'storm']), 'both running');
+
+    const started = Date.now();
+    for (let round = 1; round <= 50; round++) {
+      const content = config(server('keep'), server('storm', { ROUND: String(round) }));
+      if (round % 2 === 0) await atomicSave(file, content);
+      else await inPlaceWrite(file, content);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + round * 19 - Date.now())));
+    }
+    expect(Date.now() - started).toBeLessThan(2_000);
+
+    const after = await orch.until(allRunning(['keep', 'storm']), 'storm server running');
+    await waitFor(async () => (await environOf((await orch.server('storm'))!.pid!)).includes('ROUND=50'), {
+      timeoutMs: 30_000,
+      message: 'storm server running with ROUND=50',
+    });
+    expect(byName(after, 'keep')!.pid).toBe(byName(before, 'keep')!.pid);
+    const final = await orch.status();
+    expect(final.observedGeneration).toBe(final.generation);
+  });
+
+  it('picks up a Kubernetes ConfigMap-style ..data symlink swap', async () => {
+    const mount = join(dir, 'configmap');
+    await mkdir(mount);
+    await configMapSwap(mount, 'mcp_config.toml', config(server('cm', { V: '1' })));
+    const orch = await startCli(join(mount, 'mcp_config.toml'));
+    const before = await orch.until(allRunning(['cm']), 'cm running');
+
+    await configMapSwap(mount, 'mcp_config.toml', config(server('cm', { V: '2' })));
+    const after = await orch.until((s) => allRunning(['cm'])(s) && byName(s, 'cm')!.pid !== byName(before, 'cm')!.pid, 'cm replaced');
+    expect(await environOf(byName(after, 'cm')!.pid!)).toContain('V=2');
+  });
+
+  it('stops every server and exits 0 on SIGTERM', async () => {
+    await writeFile(file, config(server('a'), server('b')));
+    const orch = await startCli(file);
+    const status = await orch.until(allRunning(['a', 'b']), 'both running');
+    const pids = status.servers.map((s) => s.pid!);
+    expect(await orch.stop()).toBe(0);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * Runs the built CLI (`dist/src/cli.js run`) as a user would, on a real config file, and talks to
+ * it over its HTTP API. Every orchestrator started here is killed by process group in `stopAll`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { OrchestratorStatus, ServerStatus } from '../../src/reconcile/status.js';
+import { waitFor } from './wait.js';
+
+export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  server?: string;
+  from?: string;
+  to?: string;
+  reason?: string;
+  url?: string;
+  [key: string]: unknown;
+}
+
+export interface RunningOrchestrator {
+  child: ChildProcess;
+  url: string;
+  logs: LogLine[];
+  /** Raw stderr, for diagnosing a failed start. */
+  stderr: string[];
+  api<T = unknown>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
+  status(): Promise<OrchestratorStatus>;
+  server(name: string): Promise<ServerStatus | undefined>;
+  /** Poll /api/servers until `predicate` holds (bounded). */
+  until(predicate: (status: OrchestratorStatus) => boolean, what: string, timeoutMs?: number): Promise<OrchestratorStatus>;
+  /** SIGTERM and wait for the exit code (bounded). */
+  stop(timeoutMs?: number): Promise<number | null>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const running = new Set<ChildProcess>();
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  args?: string[];
+  cwd?: string;
+}
+
+export async function startCli(configFile: string, options: StartOptions = {}): Promise<RunningOrchestrator> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`);
+  const child = spawn(process.execPath, [CLI, 'run', '--config', configFile, '--listen', '127.0.0.1:0', ...(options.args ?? [])], {
+    cwd: options.cwd,
+    env: { ...process.env, LOG_LEVEL: 'debug', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  running.add(child);
+  const logs: LogLine[] = [];
+  const stderr: string[] = [];
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        stderr.push(`(stdout) ${line}`);
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+
+  const listening = await waitFor(() => logs.find((l) => l.msg === 'orchestrator listening'), {
+    timeoutMs: 15_000,
+    message: `orchestrator did not start; stderr: ${stderr.join('')}`,
+  });
+  const url = String(listening.url);
+
+  const api = async <T>(path: string, init?: RequestInit) => {
+    const response = await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
+    return { status: response.status, body: (await response.json()) as T };
+  };
+  const status = async () => (await api<OrchestratorStatus>('/api/servers')).body;
+  return {
+    child,
+    url,
+    logs,
+    stderr,
+    api,
+    status,
+    server: async (name) => (await status()).servers.find((s) => s.name === name),
+    until: async (predicate, what, timeoutMs = 30_000) => {
+      let last: OrchestratorStatus | undefined;
+      try {
+        return await waitFor(
+          async () => {
+            last = await status();
+            return predicate(last) ? last : undefined;
+          },
+          { timeoutMs, intervalMs: 50, message: what },
+        );
+      } catch (error) {
+        const summary = last?.servers.map((s) => `${s.name}=${s.state}(${s.reason}) pid=${s.pid} ${s.lastError ?? ''}`).join('; ');
+        throw new Error(`${(error as Error).message}; last status: ${summary}; configError: ${last?.configError}`);
+      }
+    },
+    stop: async (timeoutMs = 20_000) => {
+      child.kill('SIGTERM');
+      const result = await Promise.race([exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs))]);
+      if (!result) throw new Error(`orchestrator did not exit within ${timeoutMs} ms of SIGTERM`);
+      return result.code;
+    },
+    exited,
+  };
+}
+
+/** Kill every orchestrator still running (and its process group). For afterEach/afterAll. */
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...running].map(async (child) => {
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      await Promise.race([gone, new Promise<void>((resolve) => setTimeout(resolve, 5_000))]);
+    }),
+  );
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export const byName = (status: OrchestratorStatus, name: string): ServerStatus | undefined => status.servers.find((s) => s.name === name);

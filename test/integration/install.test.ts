@@ -1,0 +1,137 @@
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { InstallSpec, ServerSpec } from '../../src/config/types.js';
+import { silentLogger } from '../../src/log.js';
+import { ensureInstalled, venvBinDir, type InstallOptions } from '../../src/runtime/install.js';
+import { isPidAlive, readPidFile } from '../helpers/pids.js';
+import { TempDirs } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+const REPOS = fileURLToPath(new URL('../fixtures/repos/', import.meta.url));
+const temp = new TempDirs();
+afterEach(() => temp.cleanup());
+
+function spec(install: InstallSpec): ServerSpec {
+  return {
+    name: 'fixture',
+    command: ['true'],
+    env: {},
+    transport: 'stdio',
+    install,
+    cwd: '.',
+    enabled: true,
+    restart: 'always',
+    startupTimeoutMs: 10_000,
+    tools: { allow: ['*'], deny: [] },
+  };
+}
+
+/** The test process's environment plus `extra`, with npm kept off the network and out of ~/.npm. */
+function stepEnv(root: string, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  return { ...env, npm_config_cache: join(root, 'npm-cache'), npm_config_update_notifier: 'false', ...extra };
+}
+
+/** A workdir holding a copy of `fixture` (or empty), and options to install it. */
+function setup(fixture: string | undefined, install: InstallSpec, extra: (root: string) => Record<string, string> = () => ({})): InstallOptions & { root: string } {
+  const root = temp.make('mcp-orch-install-');
+  const workdir = join(root, 'work');
+  if (fixture) cpSync(join(REPOS, fixture), workdir, { recursive: true });
+  else mkdirSync(workdir, { recursive: true });
+  return { root, spec: spec(install), workdir, markerFile: join(root, 'state', 'install.json'), commit: 'c0ffee', env: stepEnv(root, extra(root)), log: silentLogger() };
+}
+
+const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+
+describe('ensureInstalled', () => {
+  it('runs npm ci once for a locked Node project, and again only when an input changed', async () => {
+    const opts = setup('node-postinstall', { kind: 'auto' }, (root) => ({ INSTALL_LOG: join(root, 'installs.log') }));
+    const log = join(opts.root, 'installs.log');
+    expect(await ensureInstalled(opts)).toEqual({ skipped: false, description: 'npm ci --no-audit --no-fund' });
+    expect(lines(log)).toHaveLength(1);
+
+    expect(await ensureInstalled(opts)).toEqual({ skipped: true, description: 'npm ci --no-audit --no-fund' });
+    expect(lines(log)).toHaveLength(1);
+
+    expect(await ensureInstalled({ ...opts, commit: 'facade' })).toMatchObject({ skipped: false });
+    expect(lines(log)).toHaveLength(2);
+
+    rmSync(join(opts.workdir, 'node_modules'), { recursive: true });
+    expect(await ensureInstalled({ ...opts, commit: 'facade' })).toMatchObject({ skipped: false });
+    expect(lines(log)).toHaveLength(3);
+  });
+
+  it('uses npm install without a lockfile', async () => {
+    const opts = setup('node-postinstall', { kind: 'auto' }, (root) => ({ INSTALL_LOG: join(root, 'installs.log') }));
+    rmSync(join(opts.workdir, 'package-lock.json'));
+    expect(await ensureInstalled(opts)).toEqual({ skipped: false, description: 'npm install --no-audit --no-fund' });
+    expect(lines(join(opts.root, 'installs.log'))).toHaveLength(1);
+  });
+
+  it('installs requirements.txt into the server venv with no index, and reinstalls when it changes', async () => {
+    const opts = setup('python-requirements', { kind: 'auto' }, (root) => ({ PIP_NO_INDEX: '1', PIP_FIND_LINKS: join(root, 'wheels') }));
+    const wheels = join(opts.root, 'wheels');
+    mkdirSync(wheels);
+    execFileSync('python3', [join(REPOS, 'mcpfixture-wheel', 'build_wheel.py'), wheels]);
+    const description = 'python3 -m venv .venv; .venv/bin/python -m pip install --disable-pip-version-check --no-input -r requirements.txt';
+
+    expect(await ensureInstalled(opts)).toEqual({ skipped: false, description });
+    expect(venvBinDir(opts.workdir)).toBe(join(opts.workdir, '.venv', 'bin'));
+    const python = join(venvBinDir(opts.workdir), 'python');
+    expect(execFileSync(python, ['-c', 'import mcpfixture; print(mcpfixture.VALUE)'], { encoding: 'utf8' }).trim()).toBe('42');
+
+    expect(await ensureInstalled(opts)).toEqual({ skipped: true, description });
+
+    appendFileSync(join(opts.workdir, 'requirements.txt'), '# pinned\n');
+    const output: string[] = [];
+    expect(await ensureInstalled({ ...opts, onLine: (_s, line) => output.push(line) })).toEqual({ skipped: false, description });
+    expect(output.some((line) => line.includes('mcpfixture'))).toBe(true);
+  });
+
+  it('runs an install command in the workdir, once', async () => {
+    const opts = setup(undefined, { kind: 'command', command: 'echo built >> built.txt' });
+    expect(await ensureInstalled(opts)).toEqual({ skipped: false, description: 'echo built >> built.txt' });
+    expect(await ensureInstalled(opts)).toEqual({ skipped: true, description: 'echo built >> built.txt' });
+    expect(lines(join(opts.workdir, 'built.txt'))).toEqual(['built']);
+  });
+
+  it('names the failed step, its exit code and its last output, and records no success', async () => {
+    const command = 'echo compiling; echo "no compiler found" >&2; exit 3';
+    const opts = setup(undefined, { kind: 'command', command });
+    await expect(ensureInstalled(opts)).rejects.toThrow(`install step "${command}" exited with code 3:\ncompiling\nno compiler found`);
+    expect(existsSync(opts.markerFile)).toBe(false);
+  });
+
+  it('forgets an earlier success once an attempt fails', async () => {
+    const opts = setup(undefined, { kind: 'command', command: 'test ! -e fail' });
+    await ensureInstalled(opts);
+    writeFileSync(join(opts.workdir, 'fail'), '');
+    await expect(ensureInstalled({ ...opts, commit: 'other' })).rejects.toThrow(/exited with code 1/);
+    rmSync(join(opts.workdir, 'fail'));
+    expect(await ensureInstalled(opts)).toMatchObject({ skipped: false });
+  });
+
+  it.each([
+    { install: { kind: 'none' } as const, description: 'install disabled' },
+    { install: { kind: 'auto' } as const, description: 'nothing to install' },
+  ])('does nothing for $description', async ({ install, description }) => {
+    const opts = setup(undefined, install);
+    expect(await ensureInstalled(opts)).toEqual({ skipped: true, description });
+    expect(existsSync(opts.markerFile)).toBe(false);
+  });
+
+  it('stops a running step on abort', async () => {
+    const opts = setup(undefined, { kind: 'command', command: 'echo $$ > step.pid; exec sleep 300' });
+    const controller = new AbortController();
+    const installing = ensureInstalled({ ...opts, signal: controller.signal });
+    const [pid] = await waitFor(() => (readPidFile(join(opts.workdir, 'step.pid')).length > 0 ? readPidFile(join(opts.workdir, 'step.pid')) : undefined), { message: 'step started' });
+    controller.abort(new Error('server removed'));
+    await expect(installing).rejects.toThrow('server removed');
+    expect(isPidAlive(pid ?? 0)).toBe(false);
+    expect(existsSync(opts.markerFile)).toBe(false);
+  });
+});
