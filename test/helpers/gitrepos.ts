@@ -54,3 +54,27 @@ export function makeBareRepo(root: string, name: string, tags: string[], annotat
 export function headOf(dir: string): string {
   return git(dir, ['rev-parse', 'HEAD']);
 }
+
+/**
+ * Build `<root>/<name>.git` from revisions: each writes its files on top of the previous ones,
+ * commits, and is tagged. Returns the URL and each tag's commit.
+ */
+export function makeRepoFromRevisions(root: string, name: string, revisions: { tag: string; files: Record<string, string> }[]): BareRepo {
+  const work = join(root, `${name}-work`);
+  mkdirSync(work, { recursive: true });
+  git(work, ['init', '--quiet', '--initial-branch', 'main']);
+  const commits: Record<string, string> = {};
+  for (const { tag, files } of revisions) {
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(join(work, path, '..'), { recursive: true });
+      writeFileSync(join(work, path), content);
+    }
+    git(work, ['add', '-A']);
+    git(work, ['commit', '--quiet', '-m', tag]);
+    commits[tag] = git(work, ['rev-parse', 'HEAD']);
+    git(work, ['tag', tag]);
+  }
+  const bare = join(root, `${name}.git`);
+  git(root, ['clone', '--quiet', '--bare', work, bare]);
+  return { url: pathToFileURL(bare).href, commits };
+}

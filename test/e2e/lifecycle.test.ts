@@ -1,0 +1,217 @@
+/**
+ * Lifecycle with real processes through the built CLI: crash backoff, the SIGKILL at the grace,
+ * process trees that try to escape, signals, and the CLI and HTTP surface around them.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { byName, CLI, isAlive, startCli, stopAll } from '../helpers/orchestrator.js';
+import { waitFor } from '../helpers/wait.js';
+
+const run = promisify(execFile);
+const fixture = (path: string) => fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url));
+const STEADY = fixture('e2e/steady.js');
+const CRASH = fixture('e2e/crash.js');
+const IGNORES_TERM = fixture('servers/ignores-term.js');
+const TREE = fixture('servers/tree.sh');
+
+const node = (name: string, script: string, extra = '') =>
+  `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${script}"]\ntransport = "stdio"\n${extra}\n`;
+
+let dir: string;
+let file: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mcpo-life-'));
+  file = join(dir, 'mcp_config.toml');
+});
+afterEach(async () => {
+  await stopAll();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function pidsIn(pidFile: string, count: number): Promise<number[]> {
+  return waitFor(
+    async () => {
+      const pids = (await readFile(pidFile, 'utf8')).split('\n').filter(Boolean).map(Number);
+      return pids.length >= count ? pids : undefined;
+    },
+    { timeoutMs: 10_000, message: `${count} pids in ${pidFile}` },
+  );
+}
+
+/** Alive and not a zombie (this sandbox's pid 1 may not reap orphans). */
+async function running(pid: number): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('lifecycle', () => {
+  it('a server that exits at once backs off with growing delays while the others keep running', async () => {
+    await writeFile(file, node('crash', CRASH) + node('steady', STEADY));
+    const orch = await startCli(file);
+    const steady = byName(await orch.until((s) => byName(s, 'steady')?.state === 'running', 'steady running'), 'steady')!;
+
+    await orch.until((s) => (byName(s, 'crash')?.restarts ?? 0) >= 3 && byName(s, 'crash')?.state === 'backoff', 'three restarts', 30_000);
+    const delays = orch.logs.filter((l) => l.server === 'crash' && l.to === 'backoff').map((l) => Number(l.retryInMs));
+    expect(delays.length).toBeGreaterThanOrEqual(4);
+    // 1 s doubling, each within ±20 %.
+    delays.slice(0, 4).forEach((delay, i) => {
+      expect(delay).toBeGreaterThanOrEqual(800 * 2 ** i);
+      expect(delay).toBeLessThanOrEqual(1200 * 2 ** i);
+    });
+    const crash = (await orch.server('crash'))!;
+    expect(crash.lastExit).toMatchObject({ code: 3, signal: null });
+    expect(crash.lastError).toBe('process exited with code 3');
+    const now = (await orch.server('steady'))!;
+    expect(now).toMatchObject({ state: 'running', pid: steady.pid, restarts: 0 });
+
+    const ready = await orch.api<{ ready: boolean; notReady: { name: string }[] }>('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.notReady.map((n) => n.name)).toEqual(['crash']);
+  });
+
+  it('kills a server that ignores SIGTERM at the grace, and leaves no process of a tree behind', async () => {
+    const pidFile = join(dir, 'tree.pids');
+    await writeFile(
+      file,
+      `[orchestrator]\nshutdown_grace = "1500ms"\n\n` +
+        node('stubborn', IGNORES_TERM) +
+        `[[server]]\nname = "tree"\ncommand = "sh ${TREE} ${pidFile}"\ntransport = "stdio"\n`,
+    );
+    const orch = await startCli(file);
+    const status = await orch.until((s) => s.servers.every((x) => x.state === 'running') && s.servers.length === 2, 'both running');
+    const stubborn = byName(status, 'stubborn')!.pid!;
+    const tree = await pidsIn(pidFile, 3);
+
+    const started = Date.now();
+    expect(await orch.stop()).toBe(0);
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(1_400);
+    expect(elapsed).toBeLessThan(6_000);
+    expect(await running(stubborn)).toBe(false);
+    for (const pid of tree) expect(await running(pid), `pid ${pid} of the tree`).toBe(false);
+  });
+
+  it('sweeps the strays of a crashed leader, including one that left the group with setsid', async () => {
+    const pidFile = join(dir, 'tree.pids');
+    await writeFile(file, `[orchestrator]\nshutdown_grace = "1s"\n\n[[server]]\nname = "tree"\ncommand = "sh ${TREE} ${pidFile} exit"\ntransport = "stdio"\nrestart = "never"\n`);
+    const orch = await startCli(file);
+    const pids = await pidsIn(pidFile, 3);
+    await orch.until((s) => byName(s, 'tree')?.state === 'stopped', 'leader exited, server stopped');
+    await waitFor(async () => !(await Promise.all(pids.map(running))).some(Boolean), { timeoutMs: 5_000, message: 'every stray gone' });
+  });
+
+  it('a second SIGINT kills every server at once', async () => {
+    await writeFile(file, `[orchestrator]\nshutdown_grace = "60s"\n\n${node('stubborn', IGNORES_TERM)}`);
+    const orch = await startCli(file);
+    const pid = byName(await orch.until((s) => byName(s, 'stubborn')?.state === 'running', 'running'), 'stubborn')!.pid!;
+    orch.child.kill('SIGINT');
+    await waitFor(() => orch.logs.some((l) => l.msg.startsWith('signal received')), { message: 'first signal seen' });
+    const started = Date.now();
+    orch.child.kill('SIGINT');
+    const exit = await orch.exited;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(exit.code).toBe(130);
+    await waitFor(async () => !(await running(pid)), { timeoutMs: 3_000, message: 'stubborn killed' });
+  });
+});
+
+describe('CLI', () => {
+  it('validate accepts the seed config and names its servers', async () => {
+    const seed = fixture('../../examples/seed/mcp_config.toml');
+    const { stdout } = await run(process.execPath, [CLI, 'validate', '--config', seed]);
+    expect(stdout).toContain('valid, 2 server(s): openai-codex-mcp, tavily-mcp');
+  });
+
+  it('validate lists every problem with its location and exits 1', async () => {
+    await writeFile(file, '[[server]]\nname = "ok"\ncommand = "x"\ntransport = "htp"\n\n[[server]]\ncomand = "y"\nname = "b"\n');
+    const failure = await run(process.execPath, [CLI, 'validate', '--config', file]).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain(`${file}:4:13:`);
+    expect(failure?.stderr).toMatch(/transport/);
+    expect(failure?.stderr).toMatch(/comand.*did you mean "command"/);
+  });
+
+  it('validate explains a missing config file', async () => {
+    const failure = await run(process.execPath, [CLI, 'validate', '--config', join(dir, 'nope.toml')]).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toContain('nope.toml');
+    expect(failure?.stderr).toContain('does not exist');
+  });
+
+  it('status prints a table of a running orchestrator, and a readable error when none runs', async () => {
+    await writeFile(file, node('steady', STEADY));
+    const orch = await startCli(file);
+    const pid = byName(await orch.until((s) => byName(s, 'steady')?.state === 'running', 'running'), 'steady')!.pid!;
+    const { stdout } = await run(process.execPath, [CLI, 'status', '--url', orch.url]);
+    const [header, row] = stdout.split('\n');
+    expect(header).toMatch(/^NAME\s+STATE\s+READY\s+RESTARTS\s+AGE\s+PID\s+LAST ERROR$/);
+    expect(row).toMatch(new RegExp(`^steady\\s+running\\s+yes\\s+0\\s+\\d+s\\s+${pid}$`));
+    const json = JSON.parse((await run(process.execPath, [CLI, 'status', '--json', '--url', orch.url])).stdout) as { servers: unknown[] };
+    expect(json.servers).toHaveLength(1);
+
+    await orch.stop();
+    const failure = await run(process.execPath, [CLI, 'status', '--url', orch.url]).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toContain(`cannot reach the orchestrator at ${orch.url}: is it running?`);
+  });
+});
+
+describe('HTTP surface', () => {
+  it('answers health, readiness and status, with JSON errors', async () => {
+    await writeFile(file, node('steady', STEADY) + node('off', STEADY, 'enabled = false'));
+    const orch = await startCli(file);
+    await orch.until((s) => byName(s, 'steady')?.state === 'running', 'running');
+    expect((await orch.api('/healthz')).status).toBe(200);
+    expect(await orch.api('/readyz')).toEqual({ status: 200, body: { ready: true, notReady: [] } });
+    const one = await orch.api<{ name: string; state: string }>('/api/servers/steady');
+    expect(one.body).toMatchObject({ name: 'steady', state: 'running' });
+    expect((await orch.api<{ state: string; reason: string }>('/api/servers/off')).body).toMatchObject({ state: 'stopped', reason: 'Disabled' });
+    const missing = await orch.api<{ error: { code: string; message: string } }>('/api/servers/nope');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.message).toContain('no server named "nope"');
+    expect((await orch.api('/nowhere')).status).toBe(404);
+  });
+
+  it('enforces a configured token, and refuses foreign origins and non-loopback Host names', async () => {
+    await writeFile(file, node('steady', STEADY));
+    const orch = await startCli(file, { env: { MCP_ORCHESTRATOR_TOKEN: 's3cret-token' } });
+    expect((await orch.api('/healthz')).status).toBe(200);
+    expect((await orch.api('/api/servers')).status).toBe(401);
+    expect((await orch.api('/api/servers', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    const authorized = { authorization: 'Bearer s3cret-token' };
+    expect((await orch.api('/api/servers', { headers: authorized })).status).toBe(200);
+    expect((await orch.api('/api/servers', { headers: { ...authorized, origin: 'http://evil.example' } })).status).toBe(403);
+    expect((await orch.api('/api/servers', { headers: { ...authorized, origin: orch.url } })).status).toBe(200);
+    // fetch will not forge Host; a raw request does, as a DNS-rebinding page would.
+    const { request } = await import('node:http');
+    const rebinding = await new Promise<number>((resolve, reject) => {
+      const req = request(`${orch.url}/api/servers`, { headers: { ...authorized, host: 'evil.example:8080' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(rebinding).toBe(403);
+    expect(orch.logs.some((l) => JSON.stringify(l).includes('s3cret-token'))).toBe(false);
+  });
+});
