@@ -17,6 +17,8 @@ export type Step = 'clone' | 'install' | 'start';
 export type AfterStop = 'stopped' | 'backoff' | 'failed';
 
 export interface ServerMachineInput {
+  /** Unique per instance: a replaced server's old and new instances differ. */
+  instanceId: string;
   spec: ServerSpec;
   /** Where the server is cloned (or, without `repo`, the folder it runs in). */
   workdir: string;
@@ -46,6 +48,7 @@ export interface InstallOutput {
   description: string;
 }
 export interface ProcessInput {
+  instanceId: string;
   spec: ServerSpec;
   workdir: string;
 }
@@ -73,6 +76,7 @@ export interface LastExit extends ExitInfo {
 }
 
 export interface ServerContext {
+  instanceId: string;
   spec: ServerSpec;
   workdir: string;
   graceMs: number;
@@ -161,6 +165,7 @@ export const serverMachine = setup({
 }).createMachine({
   id: 'server',
   context: ({ input }) => ({
+    instanceId: input.instanceId,
     spec: input.spec,
     workdir: input.workdir,
     graceMs: input.graceMs,
@@ -249,7 +254,7 @@ export const serverMachine = setup({
       invoke: {
         id: 'process',
         src: 'process',
-        input: ({ context }) => ({ spec: context.spec, workdir: context.workdir }),
+        input: ({ context }) => ({ instanceId: context.instanceId, spec: context.spec, workdir: context.workdir }),
       },
       on: {
         'process.spawned': { actions: assign({ pid: ({ event }) => event.pid }) },

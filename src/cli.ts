@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `mcp-orchestrator`: the command line. Its own output goes to stdout/stderr directly. */
 import { existsSync, readFileSync } from 'node:fs';
+import { VERSION } from './version.js';
 import { parseArgs } from 'node:util';
 import { resolveConfigPath } from './config/locate.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
@@ -10,24 +11,29 @@ import type { ListenSpec } from './config/types.js';
 import type { OrchestratorStatus } from './reconcile/status.js';
 import { renderServers } from './cli/table.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const HELP = `mcp-orchestrator ${VERSION}: runs the MCP servers of a TOML file and keeps them converged on it.
 
 Usage:
-  mcp-orchestrator [run] [--config FILE] [--listen HOST:PORT] [--poll]
-      Start every server of the config, watch the file, serve the API. Stops on SIGTERM/SIGINT
-      (a second SIGINT kills at once).
+  mcp-orchestrator [run] [--config FILE] [--listen HOST:PORT] [--poll] [--stdio]
+      Start every server of the config, watch the file, serve the API and the aggregated MCP
+      endpoint (/mcp). Stops on SIGTERM/SIGINT (a second SIGINT kills at once). With --stdio, also
+      serve the aggregate as a stdio MCP server on stdin/stdout (logs on stderr); stdin's end stops it.
   mcp-orchestrator validate [--config FILE]
       Check the config; print every problem as FILE:LINE:COL. Exit 0 when valid, 1 when not.
   mcp-orchestrator status [--json] [--url URL]
       Show every server of a running orchestrator as a table (or the raw JSON).
+  mcp-orchestrator connect [--url URL] [--server NAME]
+      Bridge stdin/stdout to a running orchestrator's MCP endpoint (all servers, or one with
+      --server): for "docker exec -i CONTAINER mcp-orchestrator connect" in a stdio client's config.
 
 Options:
   --config FILE        the config (else $MCP_CONFIG_FILE, ./mcp_config.toml, /opt/mcps/mcp_config.toml)
   --listen HOST:PORT   where to serve (else [orchestrator] listen, $MCP_ORCHESTRATOR_LISTEN, 127.0.0.1:8080)
   --poll               watch the config by polling (for mounts without file events; or CHOKIDAR_USEPOLLING=1)
+  --stdio              serve MCP on stdin/stdout too (for "docker run -i IMAGE run --stdio" in a client's config)
   --url URL            a running orchestrator (else $MCP_ORCHESTRATOR_URL, else the config's listen address)
+  --server NAME        connect to one server's endpoint (/servers/NAME/mcp), its tools unprefixed
   --json               machine-readable output
   -h, --help           this help
   -v, --version        the version
@@ -108,7 +114,19 @@ async function status(urlFlag: string | undefined, configFlag: string | undefine
   return 0;
 }
 
-async function run(args: { config?: string; listen?: string; poll?: boolean }): Promise<number> {
+async function connect(urlFlag: string | undefined, configFlag: string | undefined, server: string | undefined): Promise<number> {
+  if (server !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(server)) throw new UsageError(`--server ${server}: not a server name`);
+  const base = orchestratorUrl(urlFlag, configFlag);
+  const url = server === undefined ? `${base}/mcp` : `${base}/servers/${server}/mcp`;
+  const [{ runConnect }, { createLogger }] = await Promise.all([import('./gateway/connect.js'), import('./log.js')]);
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  process.once('SIGTERM', () => abort.abort());
+  const level = (process.env.LOG_LEVEL ?? 'warn').toLowerCase() as 'info';
+  return runConnect({ url, token: process.env.MCP_ORCHESTRATOR_TOKEN || undefined, log: createLogger({ destination: 'stderr', level }), signal: abort.signal });
+}
+
+async function run(args: { config?: string; listen?: string; poll?: boolean; stdio?: boolean }): Promise<number> {
   let listen: ListenSpec | undefined;
   if (args.listen !== undefined) {
     const parsed = parseListen(args.listen);
@@ -117,7 +135,7 @@ async function run(args: { config?: string; listen?: string; poll?: boolean }): 
   }
   const file = configPath(args.config);
   const { runUntilSignalled } = await import('./main.js');
-  await runUntilSignalled({ configFile: file, listen, poll: args.poll });
+  await runUntilSignalled({ configFile: file, listen, poll: args.poll, stdio: args.stdio });
   return 0;
 }
 
@@ -130,8 +148,10 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       listen: { type: 'string' },
       poll: { type: 'boolean' },
+      stdio: { type: 'boolean' },
       url: { type: 'string' },
       json: { type: 'boolean' },
+      server: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -153,6 +173,8 @@ async function main(argv: string[]): Promise<number> {
       return validate(values.config);
     case 'status':
       return status(values.url, values.config, values.json ?? false);
+    case 'connect':
+      return connect(values.url, values.config, values.server);
     default:
       throw new UsageError(`unknown command "${command}"; see mcp-orchestrator --help`);
   }

@@ -9,12 +9,17 @@ import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import type { ConfigSpec, LoadResult, OrchestratorSpec } from './config/types.js';
 import { createLogger, type Logger } from './log.js';
 import { Controller } from './reconcile/controller.js';
+import type { ServerStatus } from './reconcile/status.js';
 import { realServerMachine } from './runtime/effects.js';
 import { LogBook } from './runtime/logbook.js';
 import { startHttpServer, type RunningHttpServer } from './control/http.js';
 import { statusRoutes } from './control/status-routes.js';
 import { generateToken, isLoopbackHost } from './control/security.js';
-import type { ListenSpec } from './config/types.js';
+import type { ListenSpec, ToolFilterSpec } from './config/types.js';
+import { Gateway } from './gateway/gateway.js';
+import { mcpRoutes } from './gateway/http-frontend.js';
+import { serveStdio } from './gateway/stdio-frontend.js';
+import { VERSION } from './version.js';
 
 export interface RunOptions {
   configFile: string;
@@ -22,13 +27,17 @@ export interface RunOptions {
   listen?: ListenSpec;
   /** --poll */
   poll?: boolean;
+  /** --stdio: serve the aggregate on stdin/stdout; logs go to stderr; stdin's end stops everything. */
+  stdio?: boolean;
   env?: NodeJS.ProcessEnv;
   log?: Logger;
 }
 
 export interface Orchestrator {
   controller: Controller;
-  http: RunningHttpServer;
+  gateway: Gateway;
+  /** Undefined only under --stdio when the listener could not be bound. */
+  http: RunningHttpServer | undefined;
   log: Logger;
   /** Stop every server gracefully, then the listener; resolves when all is down. */
   shutdown(): Promise<void>;
@@ -60,10 +69,16 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   const first = await readAndLoad(file, env);
   let settings: OrchestratorSpec = first.result.ok ? first.result.config.orchestrator : fallbackSettings(file, env).orchestrator;
   const listen = options.listen ?? settings.listen;
-  const log = options.log ?? createLogger({ level: settings.logLevel });
+  const log = options.log ?? createLogger({ level: settings.logLevel, destination: options.stdio ? 'stderr' : 'stdout' });
 
   const logBook = new LogBook();
-  const controller = new Controller({
+  // The controller is created just below; the gateway asks it about servers only once requests arrive.
+  const gateway: Gateway = new Gateway({
+    log: log.child({ component: 'gateway' }),
+    version: VERSION,
+    describe: (name): ServerStatus | undefined => (controller.has(name) ? controller.serverStatus(name) : undefined),
+  });
+  const controller: Controller = new Controller({
     log,
     machine: realServerMachine({
       log,
@@ -71,10 +86,13 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       env,
       configDir: dirname(file),
       reposDir: () => settings.reposDir,
+      gateway,
+      version: VERSION,
     }),
     workdirFor: (spec) => (spec.repo !== undefined ? `${settings.reposDir}/${spec.name}` : dirname(file)),
     graceMs: settings.shutdownGraceMs,
   });
+  const mcp = mcpRoutes(gateway, { log: log.child({ component: 'mcp' }), hasServer: (name) => controller.has(name) });
 
   const loopback = isLoopbackHost(listen.host);
   let token = settings.token ?? env.MCP_ORCHESTRATOR_TOKEN;
@@ -84,17 +102,28 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     // Printed once, on purpose: without it nobody could call the API.
     log.warn(`no token configured and listening on ${listen.host}; generated one for this run: ${token} (set MCP_ORCHESTRATOR_TOKEN to choose your own)`);
   }
-  const http = await startHttpServer({
-    host: listen.host,
-    port: listen.port,
-    routes: statusRoutes(controller),
-    access: { token, loopbackOnly: loopback },
-    log: log.child({ component: 'http' }),
-  });
-  log.info({ url: http.url, config: file, generation: 0 }, 'orchestrator listening');
+  let http: RunningHttpServer | undefined;
+  try {
+    http = await startHttpServer({
+      host: listen.host,
+      port: listen.port,
+      routes: [...statusRoutes(controller), ...mcp.routes],
+      access: { token, loopbackOnly: loopback },
+      log: log.child({ component: 'http' }),
+    });
+    log.info({ url: http.url, mcp: `${http.url}/mcp`, config: file, generation: 0 }, 'orchestrator listening');
+  } catch (error) {
+    // A stdio client may start many orchestrators; the API is a convenience for them, not a need.
+    if (!options.stdio) throw error;
+    log.warn({ err: error }, 'no HTTP listener: serving MCP on stdio only');
+  }
 
   const apply = (result: LoadResult) => {
     if (result.ok) {
+      gateway.registry.configure(
+        result.config.gateway.separator,
+        new Map<string, ToolFilterSpec>(result.config.servers.map((s) => [s.name, s.tools])),
+      );
       const next = result.config.orchestrator;
       if (next.logLevel !== settings.logLevel) log.level = next.logLevel;
       if (options.listen === undefined && (next.listen.host !== listen.host || next.listen.port !== listen.port)) {
@@ -131,12 +160,15 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       log.info({ graceMs: settings.shutdownGraceMs }, 'shutting down: stopping every server');
       await Promise.allSettled([watcher?.close()]);
       await controller.shutdown(settings.shutdownGraceMs);
-      await http.close();
+      mcp.close();
+      gateway.close();
+      await http?.close();
       log.info('all servers stopped');
     })());
 
   return {
     controller,
+    gateway,
     http,
     log,
     shutdown,
@@ -154,6 +186,13 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
  */
 export async function runUntilSignalled(options: RunOptions): Promise<never> {
   const orchestrator = await startOrchestrator(options);
+  if (options.stdio) {
+    void serveStdio(orchestrator.gateway, { input: process.stdin, output: process.stdout, log: orchestrator.log.child({ component: 'stdio' }) }).then(() => {
+      // The client that started us has gone: so do we, cleanly.
+      orchestrator.log.info('stdin closed; stopping');
+      void orchestrator.shutdown().then(() => exitAfterFlush(orchestrator.log, 0));
+    });
+  }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;

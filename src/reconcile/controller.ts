@@ -240,6 +240,7 @@ export class Controller {
     const actor = createActor(this.options.machine, {
       clock: this.clock,
       input: {
+        instanceId: id,
         spec,
         workdir: this.options.workdirFor(spec),
         graceMs: this.graceMs,
@@ -445,8 +446,8 @@ export class Controller {
   }
 
   /**
-   * Stop every server in parallel and wait until all rest, at most `graceMs` plus a margin for
-   * the SIGKILL sweep; anything still up then is killed at once.
+   * Stop every server in parallel and wait until all rest, at most two graces (drain, then
+   * SIGTERM → SIGKILL) plus a margin; anything still up then is killed at once.
    */
   async shutdown(graceMs = this.graceMs): Promise<void> {
     this.closed = true;
@@ -455,7 +456,8 @@ export class Controller {
       instance.terminating = true;
       instance.actor.send({ type: 'server.stop' });
     }
-    const deadline = graceMs + 3_000;
+    // In-flight MCP calls may drain for up to a grace before the SIGTERM grace starts.
+    const deadline = 2 * graceMs + 3_000;
     const rested = Promise.all(all.map((i) => this.whenResting(i)));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([

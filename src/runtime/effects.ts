@@ -22,7 +22,11 @@ import { ensureCheckout } from './git.js';
 import { ensureInstalled, venvBinDir } from './install.js';
 import type { LogBook } from './logbook.js';
 import { spawnServer } from './process.js';
-import { waitForUrl } from './readiness.js';
+import { ChildStdioTransport } from '../gateway/child-transport.js';
+import type { Gateway } from '../gateway/gateway.js';
+import { Upstream, type UpstreamHandlers, type UpstreamOptions } from '../gateway/upstream.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 
 export interface EffectsOptions {
   log: Logger;
@@ -35,6 +39,44 @@ export interface EffectsOptions {
   reposDir: () => string;
   /** How long a server without a readiness probe must stay up to count as ready. */
   startWindowMs?: number;
+  /** Where ready servers' MCP connections are registered; without it nothing is aggregated. */
+  gateway?: Gateway;
+  version: string;
+}
+
+/** Without a gateway, a server's own requests have nobody to ask. */
+const detachedHandlers: UpstreamHandlers = {
+  onServerRequest: async (_upstream, method) => {
+    throw new McpError(ErrorCode.MethodNotFound, `${method}: no gateway client is attached`);
+  },
+  onNotification: () => {},
+  onListsChanged: () => {},
+};
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** How long one attempt to reach an HTTP server may take, and the pause between attempts. */
+const HTTP_ATTEMPT_MS = 5_000;
+const HTTP_RETRY_MS = 250;
+
+/**
+ * Connect to a server listening on `url`, retrying until it answers the MCP handshake or `signal`
+ * aborts (the machine's startup_timeout bounds it).
+ */
+async function connectOverHttp(url: string, signal: AbortSignal, options: Omit<UpstreamOptions, 'transport'>): Promise<Upstream> {
+  let lastError: unknown;
+  while (!signal.aborted) {
+    const connection = new Upstream({ ...options, transport: new StreamableHTTPClientTransport(new URL(url)) });
+    try {
+      await connection.connect(signal, HTTP_ATTEMPT_MS);
+      return connection;
+    } catch (error) {
+      lastError = error;
+      await connection.close();
+    }
+    await delay(HTTP_RETRY_MS);
+  }
+  throw new Error('aborted', { cause: lastError });
 }
 
 /** Variables a server must not inherit from the orchestrator. */
@@ -63,8 +105,9 @@ function installMarker(spec: ServerSpec, workdir: string, reposDir: string): str
 
 /** The server machine wired to real git, installs and processes. */
 export function realServerMachine(options: EffectsOptions): typeof serverMachine {
-  const { log, logBook } = options;
+  const { log, logBook, gateway, version } = options;
   const startWindowMs = options.startWindowMs ?? 1_000;
+  const gatewayHandlers = gateway?.handlers ?? detachedHandlers;
 
   return serverMachine.provide({
     actors: {
@@ -98,46 +141,79 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
       }),
 
       process: fromCallback<ProcessCommand, ProcessInput, ProcessEvent>(({ input, sendBack, receive }) => {
-        const { spec, workdir } = input;
+        const { spec, workdir, instanceId } = input;
         const serverLog = log.child({ server: spec.name });
         const book = logBook.for(spec.name);
         const cwd = serverCwd(spec, workdir);
+        const output = (stream: 'stdout' | 'stderr', line: string) => {
+          book.push(stream, line);
+          serverLog.info({ stream, line }, 'output');
+        };
+        const speaksStdio = spec.transport === 'stdio';
         const handle = spawnServer({
           command: spec.command,
           cwd,
           env: serverEnv(spec, cwd, options.env),
-          onLine: (stream, line) => {
-            book.push(stream, line);
-            serverLog.info({ stream, line }, 'output');
-          },
+          // A stdio server's stdout is the protocol; the transport hands its other lines back.
+          stdoutIsProtocol: speaksStdio,
+          onLine: output,
         });
         sendBack({ type: 'process.spawned', pid: handle.pid });
 
         const readiness = new AbortController();
+        let upstream: Upstream | undefined;
         void handle.exited.then((exit) => {
           readiness.abort();
           sendBack({ type: 'process.exited', exit, ...(handle.error ? { error: handle.error } : {}) });
         });
+        const ready = (connected?: Upstream) => {
+          if (readiness.signal.aborted) {
+            void connected?.close();
+            return;
+          }
+          upstream = connected;
+          if (connected) gateway?.registry.attach(connected);
+          sendBack({ type: 'process.ready' });
+        };
+        const notReady = async (error: Error) => {
+          // A handshake that failed because the process died is reported by its exit, which says more.
+          const exited = await Promise.race([handle.exited.then(() => true), delay(250).then(() => false)]);
+          if (!exited && !readiness.signal.aborted) sendBack({ type: 'process.unready', error: error.message });
+        };
+        const upstreamOptions = { server: spec.name, instanceId, handlers: gatewayHandlers, log: serverLog, version };
 
-        if (spec.transport === 'http' && spec.url !== undefined) {
-          waitForUrl(spec.url, readiness.signal).then(
-            () => sendBack({ type: 'process.ready' }),
-            () => {
-              // Aborted: the process exited or the machine moved on; its own event says which.
-            },
-          );
+        if (speaksStdio) {
+          const connection = new Upstream({ ...upstreamOptions, transport: new ChildStdioTransport(handle.stdin, handle.stdout, (line) => output('stdout', line)) });
+          connection.connect(readiness.signal, spec.startupTimeoutMs).then(() => ready(connection), notReady);
+        } else if (spec.url !== undefined) {
+          connectOverHttp(spec.url, readiness.signal, upstreamOptions).then(ready, () => {
+            // Aborted: the process exited or the machine moved on; its own event says which.
+          });
         } else {
           const timer = setTimeout(() => {
-            if (!handle.hasExited) sendBack({ type: 'process.ready' });
+            if (!handle.hasExited) ready();
           }, startWindowMs);
           readiness.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
         }
 
         receive((command) => {
-          void handle.terminate(command.graceMs);
+          void (async () => {
+            readiness.abort();
+            if (upstream) {
+              // New calls go elsewhere (or fail clearly) from now on; calls in flight may finish.
+              gateway?.registry.detach(instanceId);
+              const drained = await upstream.drain(command.graceMs);
+              if (!drained) serverLog.warn({ inFlight: upstream.inFlight }, 'calls still in flight after the grace; stopping anyway');
+            }
+            await handle.terminate(command.graceMs);
+          })();
         });
         return () => {
           readiness.abort();
+          if (upstream) {
+            gateway?.registry.detach(instanceId);
+            void upstream.close();
+          }
           // Whatever is left once the machine lets go of the process (strays of a crashed
           // leader, or everything on a hard kill) dies with it.
           handle.kill();

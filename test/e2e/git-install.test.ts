@@ -61,7 +61,7 @@ describe('servers from git', () => {
     const installLog = join(dir, 'install.log');
     const file = join(dir, 'mcp_config.toml');
     const entry = (ref: string) =>
-      `[orchestrator]\nrepos_dir = "repos"\nshutdown_grace = "3s"\n\n[[server]]\nrepo = "${repo.url}"\nref = "${ref}"\ncommand = "node server.js"\ntransport = "stdio"\nenv = { INSTALL_LOG = "${installLog}" }\n`;
+      `[orchestrator]\nrepos_dir = "repos"\nshutdown_grace = "3s"\n\n[[server]]\nrepo = "${repo.url}"\nref = "${ref}"\ncommand = "node server.js"\ntransport = "http"\nenv = { INSTALL_LOG = "${installLog}" }\n`;
     await writeFile(file, entry('v1'));
     const clone = join(dir, 'repos', 'nodeserver');
 
@@ -118,7 +118,7 @@ describe('servers from git', () => {
     const file = join(dir, 'mcp_config.toml');
     await writeFile(
       file,
-      `[orchestrator]\nshutdown_grace = "3s"\n\n[[server]]\nrepo = "${repo.url}"\ncommand = "python server.py"\ntransport = "stdio"\nstartup_timeout = "120s"\n` +
+      `[orchestrator]\nshutdown_grace = "3s"\n\n[[server]]\nrepo = "${repo.url}"\ncommand = "python server.py"\ntransport = "http"\nstartup_timeout = "120s"\n` +
         `env = { OUT = "${out}", PIP_NO_INDEX = "1", PIP_FIND_LINKS = "${wheels}" }\n`,
     );
     const orch = await startCli(file);
@@ -132,7 +132,7 @@ describe('servers from git', () => {
     const steady = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
     await writeFile(
       file,
-      `[[server]]\nname = "ghost"\nrepo = "file://${dir}/does-not-exist.git"\ncommand = "true"\ntransport = "stdio"\n\n` +
+      `[[server]]\nname = "ghost"\nrepo = "file://${dir}/does-not-exist.git"\ncommand = "true"\ntransport = "http"\n\n` +
         `[[server]]\nname = "steady"\ncommand = ["${process.execPath}", "${steady}"]\ntransport = "stdio"\n`,
     );
     const orch = await startCli(file);

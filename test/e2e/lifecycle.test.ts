@@ -19,8 +19,12 @@ const CRASH = fixture('e2e/crash.js');
 const IGNORES_TERM = fixture('servers/ignores-term.js');
 const TREE = fixture('servers/tree.sh');
 
+/** An MCP server over stdio (the steady fixture speaks MCP). */
 const node = (name: string, script: string, extra = '') =>
   `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${script}"]\ntransport = "stdio"\n${extra}\n`;
+/** A plain process that speaks no MCP: an http server without url, ready after its start window. */
+const plain = (name: string, command: string, extra = '') => `[[server]]\nname = "${name}"\ncommand = ${command}\ntransport = "http"\n${extra}\n`;
+const nodeCommand = (script: string) => `["${process.execPath}", "${script}"]`;
 
 let dir: string;
 let file: string;
@@ -84,8 +88,8 @@ describe('lifecycle', () => {
     await writeFile(
       file,
       `[orchestrator]\nshutdown_grace = "1500ms"\n\n` +
-        node('stubborn', IGNORES_TERM) +
-        `[[server]]\nname = "tree"\ncommand = "sh ${TREE} ${pidFile}"\ntransport = "stdio"\n`,
+        plain('stubborn', nodeCommand(IGNORES_TERM)) +
+        plain('tree', `"sh ${TREE} ${pidFile}"`),
     );
     const orch = await startCli(file);
     const status = await orch.until((s) => s.servers.every((x) => x.state === 'running') && s.servers.length === 2, 'both running');
@@ -103,7 +107,7 @@ describe('lifecycle', () => {
 
   it('sweeps the strays of a crashed leader, including one that left the group with setsid', async () => {
     const pidFile = join(dir, 'tree.pids');
-    await writeFile(file, `[orchestrator]\nshutdown_grace = "1s"\n\n[[server]]\nname = "tree"\ncommand = "sh ${TREE} ${pidFile} exit"\ntransport = "stdio"\nrestart = "never"\n`);
+    await writeFile(file, `[orchestrator]\nshutdown_grace = "1s"\n\n${plain('tree', `"sh ${TREE} ${pidFile} exit"`, 'restart = "never"')}`);
     const orch = await startCli(file);
     const pids = await pidsIn(pidFile, 3);
     await orch.until((s) => byName(s, 'tree')?.state === 'stopped', 'leader exited, server stopped');
@@ -111,7 +115,7 @@ describe('lifecycle', () => {
   });
 
   it('a second SIGINT kills every server at once', async () => {
-    await writeFile(file, `[orchestrator]\nshutdown_grace = "60s"\n\n${node('stubborn', IGNORES_TERM)}`);
+    await writeFile(file, `[orchestrator]\nshutdown_grace = "60s"\n\n${plain('stubborn', nodeCommand(IGNORES_TERM))}`);
     const orch = await startCli(file);
     const pid = byName(await orch.until((s) => byName(s, 'stubborn')?.state === 'running', 'running'), 'stubborn')!.pid!;
     orch.child.kill('SIGINT');

@@ -136,7 +136,7 @@ export function harness(options: HarnessOptions = {}): Harness {
 
   const actor = createActor(machine, {
     clock,
-    input: { spec: options.spec ?? spec(), workdir: '/tmp/w', graceMs: options.graceMs ?? 5_000, random: options.random ?? (() => 0.5) },
+    input: { instanceId: 'alpha#1', spec: options.spec ?? spec(), workdir: '/tmp/w', graceMs: options.graceMs ?? 5_000, random: options.random ?? (() => 0.5) },
   });
   const states: ServerStateName[] = [];
   actor.subscribe((snapshot) => {

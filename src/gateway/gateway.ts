@@ -1,0 +1,153 @@
+/**
+ * The aggregated MCP endpoint's state: the registry of ready servers, the client sessions, and
+ * the calls in flight, so that a server's own request (sampling, elicitation, roots) reaches the
+ * client whose call caused it.
+ */
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../log.js';
+import type { ServerStatus } from '../reconcile/status.js';
+import { ErrorCodes, failure, type Id, type Notification, type Response } from './jsonrpc.js';
+import { Registry, type ListKind } from './registry.js';
+import { ClientError, Session, type Outlet } from './session.js';
+import type { Upstream, UpstreamHandlers } from './upstream.js';
+
+export interface GatewayOptions {
+  log: Logger;
+  version: string;
+  /** A server's status, to explain why it cannot answer. */
+  describe: (server: string) => ServerStatus | undefined;
+}
+
+interface Call {
+  upstream: Upstream;
+  session: Session;
+  clientId: Id;
+}
+
+const CAPABILITY_OF: Record<string, 'sampling' | 'elicitation' | 'roots'> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
+
+const LIST_CHANGED: Record<ListKind, string> = {
+  tools: 'notifications/tools/list_changed',
+  prompts: 'notifications/prompts/list_changed',
+  resources: 'notifications/resources/list_changed',
+};
+
+export class Gateway {
+  readonly registry: Registry;
+  readonly version: string;
+  private readonly log: Logger;
+  private readonly sessions = new Set<Session>();
+  private readonly calls = new Set<Call>();
+
+  constructor(private readonly options: GatewayOptions) {
+    this.log = options.log;
+    this.version = options.version;
+    this.registry = new Registry(options.log);
+    this.registry.onListChanged((kinds) => {
+      this.log.info({ kinds }, 'aggregated lists changed; telling every client');
+      for (const session of this.sessions) for (const kind of kinds) session.notify(LIST_CHANGED[kind]);
+    });
+  }
+
+  /** What every upstream connection reports to. */
+  readonly handlers: UpstreamHandlers = {
+    onServerRequest: (upstream, method, params, signal) => this.routeServerRequest(upstream, method, params, signal),
+    onNotification: (upstream, notification) => this.relay(upstream, notification),
+    onListsChanged: (upstream) => this.registry.listsChanged(upstream),
+  };
+
+  createSession(outlet: Outlet, scope?: string): Session {
+    const session = new Session(this, scope, outlet);
+    this.sessions.add(session);
+    return session;
+  }
+
+  endSession(session: Session): void {
+    session.close();
+    this.sessions.delete(session);
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Record a forwarded call; the returned function ends the record. */
+  callStarted(upstream: Upstream, session: Session, clientId: Id): () => void {
+    const call = { upstream, session, clientId };
+    this.calls.add(call);
+    return () => this.calls.delete(call);
+  }
+
+  /** The JSON-RPC error for a call to a server that is not ready: its state, last exit and next retry. */
+  unavailable(id: Id, server: string): Response {
+    const status = this.options.describe(server);
+    if (!status) return failure(id, ErrorCodes.ServerUnavailable, `server "${server}" is not in the config any more`, { server });
+    let message = `server "${server}" is not ready: it is ${status.state}`;
+    if (status.lastError) message += ` after "${status.lastError}"`;
+    if (status.nextRetryAt) message += `; next retry at ${status.nextRetryAt}`;
+    if (status.state === 'stopped' && status.reason === 'StopRequested') message += '; start it with POST /api/servers/NAME/start';
+    return failure(id, ErrorCodes.ServerUnavailable, message, {
+      server,
+      state: status.state,
+      reason: status.reason,
+      lastExit: status.lastExit,
+      lastError: status.lastError,
+      nextRetryAt: status.nextRetryAt,
+    });
+  }
+
+  /** Instructions of the ready servers, each under its name, for the aggregate's initialize. */
+  instructions(scope: string | undefined): string | undefined {
+    const upstreams = scope === undefined ? this.registry.primaries() : [this.registry.primary(scope)].filter((u) => u !== undefined);
+    const parts = upstreams.map((u) => ({ server: u.server, text: u.instructions })).filter((p) => p.text);
+    if (parts.length === 0) return undefined;
+    if (scope !== undefined) return parts[0]?.text;
+    return parts.map((p) => `## ${p.server}\n${p.text}`).join('\n\n');
+  }
+
+  private async routeServerRequest(upstream: Upstream, method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const capability = CAPABILITY_OF[method];
+    if (!capability) throw new McpError(ErrorCode.MethodNotFound, `the gateway does not relay ${method}`);
+    // The client whose call to this server is in flight, the most recent first; else any client able to answer.
+    const ongoing = [...this.calls].reverse().find((c) => c.upstream === upstream && c.session.supports(capability));
+    const session = ongoing?.session ?? [...this.sessions].reverse().find((s) => s.initialized && s.supports(capability));
+    if (!session) throw new McpError(ErrorCode.InvalidRequest, `no connected client supports ${capability}, so ${method} from server "${upstream.server}" cannot be answered`);
+    try {
+      return await session.ask(method, params, ongoing?.clientId, signal);
+    } catch (error) {
+      if (error instanceof ClientError) throw new McpError(error.error.code, error.error.message, error.error.data);
+      throw new McpError(ErrorCode.InternalError, (error as Error).message);
+    }
+  }
+
+  private relay(upstream: Upstream, notification: Notification): void {
+    const params = notification.params ?? {};
+    switch (notification.method) {
+      case 'notifications/message': {
+        const logger = typeof params.logger === 'string' ? `${upstream.server}/${params.logger}` : upstream.server;
+        for (const session of this.sessions) {
+          if (session.scope === undefined || session.scope === upstream.server) session.notify(notification.method, { ...params, logger });
+        }
+        return;
+      }
+      case 'notifications/resources/updated': {
+        const uri = params.uri;
+        for (const session of this.sessions) if (typeof uri === 'string' && session.subscriptions.has(uri)) session.notify(notification.method, params);
+        return;
+      }
+      default:
+        this.log.debug({ server: upstream.server, method: notification.method }, 'notification from server not relayed');
+    }
+  }
+
+  /** End every session (shutdown). */
+  close(): void {
+    for (const session of this.sessions) session.close();
+    this.sessions.clear();
+    this.registry.close();
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * What the gateway serves: the tools, prompts and resources of every ready server instance, under
+ * public names, and where each one routes. Rebuilt lazily after a change; a change that leaves the
+ * lists as they were (a replaced server with the same tools) notifies nobody.
+ */
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { ToolFilterSpec } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { assignPublicNames, toolFilter } from './names.js';
+import type { Upstream } from './upstream.js';
+
+export type ListKind = 'tools' | 'prompts' | 'resources';
+
+export interface Route {
+  server: string;
+  /** The name the server itself uses. */
+  name: string;
+}
+
+export interface View {
+  tools: Tool[];
+  prompts: Prompt[];
+  resources: Resource[];
+  resourceTemplates: ResourceTemplate[];
+  toolRoutes: Map<string, Route>;
+  promptRoutes: Map<string, Route>;
+  resourceRoutes: Map<string, string>;
+  templateRoutes: { template: UriTemplate; uriTemplate: string; server: string }[];
+}
+
+/** How long list changes are gathered before clients are told (a restart detaches and attaches). */
+const COALESCE_MS = 25;
+
+export class Registry {
+  private readonly attached = new Map<string, Upstream[]>();
+  private filters = new Map<string, (name: string) => boolean>();
+  private separator = '_';
+  private aggregateCache: View | undefined;
+  private readonly scopedCache = new Map<string, View>();
+  /** Public name → route, for every tool ever served: calls to a server that is down are explained, not "unknown". */
+  private readonly knownTools = new Map<string, Route>();
+  private readonly knownPrompts = new Map<string, Route>();
+  private readonly listeners = new Set<(kinds: ListKind[]) => void>();
+  private signatures: Record<ListKind, string> = { tools: '[]', prompts: '[]', resources: '[]' };
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  /** A ready instance joins; the newest instance of a server is the one calls go to. */
+  attach(upstream: Upstream): void {
+    const list = this.attached.get(upstream.server) ?? [];
+    list.push(upstream);
+    this.attached.set(upstream.server, list);
+    this.changed();
+  }
+
+  /** An instance leaves (stopping, exited): calls go to the previous one if it is still there. */
+  detach(instanceId: string): void {
+    for (const [server, list] of this.attached) {
+      const kept = list.filter((u) => u.instanceId !== instanceId);
+      if (kept.length === list.length) continue;
+      if (kept.length === 0) this.attached.delete(server);
+      else this.attached.set(server, kept);
+      this.changed();
+    }
+  }
+
+  /** The instance serving `server` now, if any. */
+  primary(server: string): Upstream | undefined {
+    const list = this.attached.get(server);
+    for (let i = (list?.length ?? 0) - 1; i >= 0; i--) {
+      const upstream = list?.[i];
+      if (upstream && !upstream.isClosed) return upstream;
+    }
+    return undefined;
+  }
+
+  /** Every instance attached, for broadcasts such as logging/setLevel. */
+  primaries(): Upstream[] {
+    return [...this.attached.keys()].map((s) => this.primary(s)).filter((u): u is Upstream => u !== undefined);
+  }
+
+  /** Apply the [gateway] separator and each server's tool filter; servers not named lose theirs. */
+  configure(separator: string, filters: ReadonlyMap<string, ToolFilterSpec>): void {
+    this.separator = separator;
+    this.filters = new Map([...filters].map(([server, spec]) => [server, toolFilter(spec)]));
+    this.changed();
+  }
+
+  /** An instance refetched its lists after a list_changed. */
+  listsChanged(upstream: Upstream): void {
+    if (this.primary(upstream.server) === upstream) this.changed();
+  }
+
+  /** Told with the kinds whose public lists really changed, at most once per coalescing window. */
+  onListChanged(listener: (kinds: ListKind[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Where a public tool name went, even if its server is down now. */
+  knownTool(name: string): Route | undefined {
+    return this.knownTools.get(name);
+  }
+
+  knownPrompt(name: string): Route | undefined {
+    return this.knownPrompts.get(name);
+  }
+
+  /** The aggregate of every ready server, under public names. */
+  aggregate(): View {
+    this.aggregateCache ??= this.build();
+    return this.aggregateCache;
+  }
+
+  /** One server's own view (for /servers/NAME/mcp): its names unchanged, its tool filter applied. */
+  scoped(server: string): View {
+    let view = this.scopedCache.get(server);
+    if (!view) {
+      view = this.buildScoped(server);
+      this.scopedCache.set(server, view);
+    }
+    return view;
+  }
+
+  private changed(): void {
+    this.aggregateCache = undefined;
+    this.scopedCache.clear();
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const view = this.aggregate();
+      const next = {
+        tools: JSON.stringify(view.tools),
+        prompts: JSON.stringify(view.prompts),
+        resources: JSON.stringify([view.resources, view.resourceTemplates]),
+      };
+      const kinds = (Object.keys(next) as ListKind[]).filter((k) => next[k] !== this.signatures[k]);
+      this.signatures = next;
+      if (kinds.length === 0) return;
+      for (const listener of this.listeners) {
+        try {
+          listener(kinds);
+        } catch (error) {
+          this.log.error({ err: error }, 'list change listener failed');
+        }
+      }
+    }, COALESCE_MS);
+    this.timer.unref();
+  }
+
+  private ready(): Upstream[] {
+    return [...this.attached.keys()]
+      .sort()
+      .map((s) => this.primary(s))
+      .filter((u): u is Upstream => u !== undefined);
+  }
+
+  private allowed(server: string, tool: string): boolean {
+    return this.filters.get(server)?.(tool) ?? true;
+  }
+
+  private build(): View {
+    const upstreams = this.ready();
+    const warn = (kind: string) => (name: string, entries: Route[]) =>
+      this.log.warn({ name, kind, servers: entries.map((e) => `${e.server}/${e.name}`) }, 'two names meet on one public name; the later ones get a hash suffix');
+
+    const toolEntries = upstreams.flatMap((u) => u.lists.tools.filter((t) => this.allowed(u.server, t.name)).map((tool) => ({ server: u.server, name: tool.name, tool })));
+    const toolNames = assignPublicNames(toolEntries, this.separator, warn('tool'));
+    const tools: Tool[] = [];
+    const toolRoutes = new Map<string, Route>();
+    for (const [publicName, entry] of toolNames) {
+      tools.push({ ...entry.tool, name: publicName });
+      toolRoutes.set(publicName, { server: entry.server, name: entry.name });
+      this.knownTools.set(publicName, { server: entry.server, name: entry.name });
+    }
+
+    const promptEntries = upstreams.flatMap((u) => u.lists.prompts.map((prompt) => ({ server: u.server, name: prompt.name, prompt })));
+    const promptNames = assignPublicNames(promptEntries, this.separator, warn('prompt'));
+    const prompts: Prompt[] = [];
+    const promptRoutes = new Map<string, Route>();
+    for (const [publicName, entry] of promptNames) {
+      prompts.push({ ...entry.prompt, name: publicName });
+      promptRoutes.set(publicName, { server: entry.server, name: entry.name });
+      this.knownPrompts.set(publicName, { server: entry.server, name: entry.name });
+    }
+
+    return { tools, prompts, toolRoutes, promptRoutes, ...this.resourcesOf(upstreams) };
+  }
+
+  private buildScoped(server: string): View {
+    const upstream = this.primary(server);
+    if (!upstream) return { tools: [], prompts: [], toolRoutes: new Map(), promptRoutes: new Map(), ...this.resourcesOf([]) };
+    const tools = upstream.lists.tools.filter((t) => this.allowed(server, t.name));
+    return {
+      tools,
+      prompts: upstream.lists.prompts,
+      toolRoutes: new Map(tools.map((t) => [t.name, { server, name: t.name }])),
+      promptRoutes: new Map(upstream.lists.prompts.map((p) => [p.name, { server, name: p.name }])),
+      ...this.resourcesOf([upstream]),
+    };
+  }
+
+  private resourcesOf(upstreams: Upstream[]): Pick<View, 'resources' | 'resourceTemplates' | 'resourceRoutes' | 'templateRoutes'> {
+    const resources: Resource[] = [];
+    const resourceRoutes = new Map<string, string>();
+    const resourceTemplates: ResourceTemplate[] = [];
+    const templateRoutes: View['templateRoutes'] = [];
+    for (const upstream of upstreams) {
+      for (const resource of upstream.lists.resources) {
+        const owner = resourceRoutes.get(resource.uri);
+        if (owner !== undefined) {
+          this.log.warn({ uri: resource.uri, servers: [owner, upstream.server] }, 'two servers list one resource URI; the first (by name) serves it');
+          continue;
+        }
+        resourceRoutes.set(resource.uri, upstream.server);
+        resources.push(resource);
+      }
+      for (const template of upstream.lists.resourceTemplates) {
+        resourceTemplates.push(template);
+        try {
+          templateRoutes.push({ template: new UriTemplate(template.uriTemplate), uriTemplate: template.uriTemplate, server: upstream.server });
+        } catch (error) {
+          this.log.warn({ server: upstream.server, uriTemplate: template.uriTemplate, err: error }, 'resource template does not parse; not routable');
+        }
+      }
+    }
+    return { resources, resourceTemplates, resourceRoutes, templateRoutes };
+  }
+
+  /** The server owning a resource URI: a listed resource first, then the first template that matches. */
+  resourceOwner(view: View, uri: string): string | undefined {
+    const listed = view.resourceRoutes.get(uri);
+    if (listed !== undefined) return listed;
+    for (const route of view.templateRoutes) {
+      try {
+        if (route.template.match(uri)) return route.server;
+      } catch {
+        // A template the SDK cannot match against is skipped.
+      }
+    }
+    return undefined;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.listeners.clear();
+  }
+}
