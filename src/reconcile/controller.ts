@@ -13,7 +13,7 @@ import type { BackoffPolicy } from '../runtime/backoff.js';
 import { systemClock, type Clock } from '../runtime/types.js';
 import { specHash } from './hash.js';
 import { plan, type Action, type DesiredServer, type ObservedInstance } from './plan.js';
-import { mergeConditions, type Condition, type OrchestratorStatus, type ServerStatus } from './status.js';
+import { mergeConditions, type Condition, type OrchestratorStatus, type ReplacementStatus, type ServerStatus } from './status.js';
 
 export type ServerMachine = typeof serverMachine;
 
@@ -185,6 +185,7 @@ export class Controller {
       terminating: i.terminating,
       resting: RESTING.has(i.state),
       held: i.held,
+      ready: i.state === 'running',
     }));
   }
 
@@ -205,7 +206,8 @@ export class Controller {
         const instance = this.instances.get(action.id);
         if (!instance) return;
         instance.terminating = true;
-        this.log.info({ server: instance.name, reason: action.reason }, action.reason === 'Removed' ? 'stopping removed server' : 'replacing server');
+        const what = { Removed: 'stopping removed server', SpecChanged: 'stopping changed server before its successor starts', Replaced: 'successor ready; retiring the old instance' };
+        this.log.info({ server: instance.name, instance: instance.id, reason: action.reason }, what[action.reason]);
         instance.actor.send({ type: 'server.stop' });
         // An instance already resting produces no transition: look again.
         if (RESTING.has(instance.state)) this.dirty = true;
@@ -400,6 +402,7 @@ export class Controller {
         observedGeneration: this.observedGeneration,
         specHash: spec ? specHash(spec) : null,
         conditions: mergeConditions([], [configValid, { type: 'Ready', status: 'False', reason, message: '' }], nowIso),
+        replacement: null,
       };
     }
 
@@ -442,7 +445,25 @@ export class Controller {
       observedGeneration: instance.generation,
       specHash: instance.hash,
       conditions: instance.conditions,
+      replacement: this.replacementOf(instance),
     };
+  }
+
+  /** A second live instance of the same server: the successor starting beside the one serving. */
+  private replacementOf(serving: Instance): ReplacementStatus | null {
+    for (const other of this.instances.values()) {
+      if (other === serving || other.name !== serving.name || other.terminating) continue;
+      const context = other.actor.getSnapshot().context;
+      return {
+        state: other.state,
+        reason: context.reason,
+        message: context.message ?? null,
+        lastError: context.lastError ?? null,
+        pid: context.pid ?? null,
+        since: new Date(other.since).toISOString(),
+      };
+    }
+    return null;
   }
 
   /**

@@ -24,12 +24,14 @@ export interface ObservedInstance {
   resting: boolean;
   /** Stopped by a hold (as opposed to a crash policy or a failure). */
   held: boolean;
+  /** Running and ready: it serves calls. */
+  ready: boolean;
 }
 
 export type Action =
   | { type: 'create'; name: string; spec: ServerSpec; hash: string; held: boolean }
   | { type: 'configure'; id: string; spec: ServerSpec }
-  | { type: 'terminate'; id: string; reason: 'Removed' | 'SpecChanged' }
+  | { type: 'terminate'; id: string; reason: 'Removed' | 'SpecChanged' | 'Replaced' }
   | { type: 'hold'; id: string }
   | { type: 'release'; id: string }
   | { type: 'dispose'; id: string };
@@ -43,9 +45,25 @@ function inPlaceFieldsDiffer(a: ServerSpec, b: ServerSpec): boolean {
 }
 
 /**
+ * Whether a new instance may start beside the old one: both speak stdio (no port to fight over)
+ * and share the clone as it is (same repo, ref and install), so the old keeps serving until the
+ * new is ready.
+ */
+export function canOverlap(old: ServerSpec, next: ServerSpec): boolean {
+  return (
+    old.transport === 'stdio' &&
+    next.transport === 'stdio' &&
+    old.repo === next.repo &&
+    old.ref === next.ref &&
+    isDeepStrictEqual(old.install, next.install)
+  );
+}
+
+/**
  * `desired` holds only servers that should exist (enabled ones); `observed` every live actor.
- * A replaced server's new instance is created only once the old one rests, so two processes of
- * one server never compete for its port or its clone.
+ * A changed stdio server gets its successor beside it and is retired once the successor is ready
+ * (build, then swap); any other changed server is stopped first and its successor created once it
+ * rests, so two processes never compete for a port or a clone.
  */
 export function plan(desired: ReadonlyMap<string, DesiredServer>, observed: readonly ObservedInstance[]): Action[] {
   const actions: Action[] = [];
@@ -55,22 +73,37 @@ export function plan(desired: ReadonlyMap<string, DesiredServer>, observed: read
     const want = desired.get(name);
     const instances = observed.filter((o) => o.name === name);
     const leaving = instances.filter((o) => o.terminating);
-    const active = instances.find((o) => !o.terminating);
+    const active = instances.filter((o) => !o.terminating);
 
     for (const old of leaving) if (old.resting) actions.push({ type: 'dispose', id: old.id });
 
     if (!want) {
-      if (active) actions.push({ type: 'terminate', id: active.id, reason: 'Removed' });
+      for (const old of active) actions.push({ type: 'terminate', id: old.id, reason: 'Removed' });
       continue;
     }
-    if (active && active.hash !== want.hash) {
-      actions.push({ type: 'terminate', id: active.id, reason: 'SpecChanged' });
+
+    const current = active.find((o) => o.hash === want.hash);
+    const stale = active.filter((o) => o !== current);
+
+    if (current) {
+      // An old instance serves only until its successor does (or at once, if it serves nobody).
+      for (const old of stale) {
+        if (current.ready || !old.ready) actions.push({ type: 'terminate', id: old.id, reason: current.ready ? 'Replaced' : 'SpecChanged' });
+      }
+      if (inPlaceFieldsDiffer(current.spec, want.spec)) actions.push({ type: 'configure', id: current.id, spec: want.spec });
+      if (want.held && !current.held) actions.push({ type: 'hold', id: current.id });
+      if (!want.held && current.held) actions.push({ type: 'release', id: current.id });
       continue;
     }
-    if (active) {
-      if (inPlaceFieldsDiffer(active.spec, want.spec)) actions.push({ type: 'configure', id: active.id, spec: want.spec });
-      if (want.held && !active.held) actions.push({ type: 'hold', id: active.id });
-      if (!want.held && active.held) actions.push({ type: 'release', id: active.id });
+
+    const serving = stale.find((o) => o.ready);
+    if (serving && !want.held && canOverlap(serving.spec, want.spec)) {
+      for (const old of stale) if (old !== serving) actions.push({ type: 'terminate', id: old.id, reason: 'SpecChanged' });
+      actions.push({ type: 'create', name, spec: want.spec, hash: want.hash, held: false });
+      continue;
+    }
+    if (stale.length > 0) {
+      for (const old of stale) actions.push({ type: 'terminate', id: old.id, reason: 'SpecChanged' });
       continue;
     }
     if (leaving.every((o) => o.resting)) {

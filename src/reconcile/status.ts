@@ -44,6 +44,20 @@ export interface ServerStatus {
   observedGeneration: number;
   specHash: string | null;
   conditions: Condition[];
+  /**
+   * While a changed stdio server's successor starts beside it (build, then swap): the successor's
+   * progress. The fields above describe the instance still serving.
+   */
+  replacement: ReplacementStatus | null;
+}
+
+export interface ReplacementStatus {
+  state: ServerStateName;
+  reason: string;
+  message: string | null;
+  lastError: string | null;
+  pid: number | null;
+  since: string;
 }
 
 export interface OrchestratorStatus {

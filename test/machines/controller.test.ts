@@ -78,10 +78,12 @@ describe('controller', () => {
     const procC = t.procOf('c');
 
     // One save: b's env changed, c removed, d added, a untouched.
+    const procB = t.procOf('b');
     t.controller.applyConfig(loaded([a, spec({ name: 'b', env: { X: '1' } }), spec({ name: 'd' })]));
     await t.settle();
-    expect(t.server('b').state).toBe('stopping');
-    t.procOf('b').exit(null, 'SIGTERM');
+    // b's successor started beside it, became ready, and only then was the old one retired.
+    expect(procB.terminations).toHaveLength(1);
+    procB.exit(null, 'SIGTERM');
     procC.exit(null, 'SIGTERM');
     await t.settle();
 
@@ -97,6 +99,46 @@ describe('controller', () => {
     expect(status.generation).toBe(2);
     expect(status.observedGeneration).toBe(2);
     expect(t.server('a').observedGeneration).toBe(2);
+  });
+
+  it('replaces a changed stdio server build-then-swap: the old serves until the new is ready', async () => {
+    const t = setup({ autoClone: true, autoInstall: true });
+    t.controller.applyConfig(loaded([spec({ name: 'a' })]));
+    await t.settle();
+    const old = t.procOf('a');
+    old.ready();
+    await t.settle();
+
+    t.controller.applyConfig(loaded([spec({ name: 'a', env: { V: '2' } })]));
+    await t.settle();
+    expect(t.effects.processes).toHaveLength(2);
+    const successor = t.effects.processes[1]!;
+    // Still serving, untouched, while the successor starts.
+    expect(t.server('a')).toMatchObject({ state: 'running', pid: old.pid });
+    expect(old.terminations).toEqual([]);
+
+    successor.ready();
+    await t.settle();
+    expect(old.terminations).toEqual([5_000]);
+    old.exit(null, 'SIGTERM');
+    await t.settle();
+    expect(t.server('a')).toMatchObject({ state: 'running', pid: successor.pid });
+  });
+
+  it('keeps the old instance serving while a broken successor backs off', async () => {
+    const t = setup({ autoClone: true, autoInstall: true });
+    t.controller.applyConfig(loaded([spec({ name: 'a' })]));
+    await t.settle();
+    const old = t.procOf('a');
+    old.ready();
+    await t.settle();
+    t.controller.applyConfig(loaded([spec({ name: 'a', command: 'broken' })]));
+    await t.settle();
+    t.effects.processes[1]!.exit(127);
+    await t.settle();
+    expect(old.terminations).toEqual([]);
+    expect(t.server('a')).toMatchObject({ state: 'running', pid: old.pid });
+    expect(t.server('a').replacement).toMatchObject({ state: 'backoff', lastError: 'process exited with code 127' });
   });
 
   it('a spec change resets the backoff', async () => {
@@ -141,9 +183,10 @@ describe('controller', () => {
     t.controller.applyConfig(loaded([spec({ name: 'a' }), spec({ name: 'b' })]));
     await t.settle();
     const pidA = t.server('a').pid;
+    const procB = t.procOf('b');
     t.controller.applyConfig(loaded([spec({ name: 'b', env: { NEW: '1' } })], [issue('a', 'unknown transport "htp"')], ['a']));
     await t.settle();
-    t.procOf('b').exit(null, 'SIGTERM');
+    procB.exit(null, 'SIGTERM');
     await t.settle();
     expect(t.server('a').pid).toBe(pidA);
     expect(t.server('a').state).toBe('running');

@@ -9,11 +9,16 @@ function want(s: ServerSpec, held = false): [string, DesiredServer] {
 }
 
 function seen(s: ServerSpec, extra: Partial<ObservedInstance> = {}): ObservedInstance {
-  return { id: `${s.name}#1`, name: s.name, hash: specHash(s), spec: s, terminating: false, resting: false, held: false, ...extra };
+  const resting = extra.resting ?? false;
+  return { id: `${s.name}#1`, name: s.name, hash: specHash(s), spec: s, terminating: false, resting, held: false, ready: !resting, ...extra };
 }
 
 const a = spec({ name: 'a' });
 const b = spec({ name: 'b' });
+const httpA = spec({ name: 'a', transport: 'http' });
+const httpA2 = spec({ name: 'a', transport: 'http', env: { X: '1' } });
+const a2 = spec({ name: 'a', env: { X: '1' } });
+const next = (s: ServerSpec, extra: Partial<ObservedInstance> = {}) => seen(s, { id: `${s.name}#2`, ...extra });
 
 describe('specHash', () => {
   it('changes with the fields that shape the process', () => {
@@ -43,25 +48,61 @@ describe('plan', () => {
     { name: 'leaves a failed unchanged server alone', desired: [want(a)], observed: [seen(a, { resting: true })], actions: [] },
     { name: 'terminates a removed server', desired: [], observed: [seen(a)], actions: [{ type: 'terminate', id: 'a#1', reason: 'Removed' }] },
     {
-      name: 'terminates a changed server before creating its successor',
-      desired: [want(spec({ name: 'a', env: { X: '1' } }))],
-      observed: [seen(a)],
+      name: 'stops a changed http server before creating its successor (one port)',
+      desired: [want(httpA2)],
+      observed: [seen(httpA)],
       actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
     },
     {
       name: 'waits while the old instance is still stopping',
-      desired: [want(spec({ name: 'a', env: { X: '1' } }))],
-      observed: [seen(a, { terminating: true })],
+      desired: [want(httpA2)],
+      observed: [seen(httpA, { terminating: true, ready: false })],
       actions: [],
     },
     {
       name: 'disposes the rested old instance and creates the new one',
-      desired: [want(spec({ name: 'a', env: { X: '1' } }))],
-      observed: [seen(a, { terminating: true, resting: true })],
+      desired: [want(httpA2)],
+      observed: [seen(httpA, { terminating: true, resting: true })],
       actions: [
         { type: 'dispose', id: 'a#1' },
-        { type: 'create', name: 'a', spec: spec({ name: 'a', env: { X: '1' } }), hash: specHash(spec({ name: 'a', env: { X: '1' } })), held: false },
+        { type: 'create', name: 'a', spec: httpA2, hash: specHash(httpA2), held: false },
       ],
+    },
+    {
+      name: 'starts a changed stdio server beside the old one, which keeps serving',
+      desired: [want(a2)],
+      observed: [seen(a)],
+      actions: [{ type: 'create', name: 'a', spec: a2, hash: specHash(a2), held: false }],
+    },
+    {
+      name: 'keeps the old instance while its successor is not ready',
+      desired: [want(a2)],
+      observed: [seen(a), next(a2, { ready: false })],
+      actions: [],
+    },
+    {
+      name: 'retires the old instance once its successor is ready',
+      desired: [want(a2)],
+      observed: [seen(a), next(a2)],
+      actions: [{ type: 'terminate', id: 'a#1', reason: 'Replaced' }],
+    },
+    {
+      name: 'retires an old instance that serves nobody without waiting',
+      desired: [want(a2)],
+      observed: [seen(a, { ready: false }), next(a2, { ready: false })],
+      actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
+    },
+    {
+      name: 'stops first when the clone changes (a new ref), even for stdio',
+      desired: [want(spec({ name: 'a', ref: 'v2' }))],
+      observed: [seen(a)],
+      actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
+    },
+    {
+      name: 'stops first when the old instance is not serving',
+      desired: [want(a2)],
+      observed: [seen(a, { ready: false })],
+      actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
     },
     {
       name: 'applies in-place fields without a restart',

@@ -1,0 +1,342 @@
+import { percentile } from './load.js';
+import type { MachineInfo } from './procs.js';
+import type { TargetName } from './targets.js';
+
+/** What was measured for one target at one concurrency, summed over every round. */
+export interface Cell {
+  target: TargetName;
+  concurrency: number;
+  latencies: number[];
+  wallMs: number;
+  gatewayCpuMs: number;
+  serverCpuMs: number;
+  clientCpuMs: number;
+}
+
+export interface TargetOutcome {
+  name: TargetName;
+  command: string;
+  ok: boolean;
+  /** Where it failed and why. */
+  failure?: { phase: 'start' | 'warm-up' | 'measure' | 'close'; message: string };
+  notes: string[];
+  hasGateway: boolean;
+}
+
+export interface Stats {
+  calls: number;
+  p50: number;
+  p99: number;
+  callsPerSec: number;
+  gatewayCpuPerCall: number | undefined;
+  serverCpuPerCall: number;
+  /** Fewer than PRECISE_TICKS clock ticks behind the figure: each visit's delta is ±1 tick. */
+  gatewayCpuRough: boolean;
+  serverCpuRough: boolean;
+  clientCpuPerCall: number;
+}
+
+export interface RunInfo {
+  startedAt: string;
+  durationSec: number;
+  machine: MachineInfo;
+  loadAvgAfter: string;
+  node: string;
+  versions: Record<string, string>;
+  orchestratorBuild: string;
+  callsPerCell: number;
+  rounds: number;
+  warmupCalls: number;
+  concurrencies: number[];
+  callTimeoutMs: number;
+  ticksPerSecond: number;
+}
+
+export interface Check {
+  label: string;
+  result: 'PASS' | 'FAIL' | 'n/a';
+  detail: string;
+}
+
+/** Below this many clock ticks a CPU figure is printed as approximate (≈). */
+export const PRECISE_TICKS = 100;
+
+export function stats(cell: Cell, hasGateway: boolean, tickMs: number): Stats {
+  const sorted = [...cell.latencies].sort((a, b) => a - b);
+  const calls = sorted.length;
+  return {
+    calls,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    callsPerSec: (calls * 1000) / cell.wallMs,
+    gatewayCpuPerCall: hasGateway ? cell.gatewayCpuMs / calls : undefined,
+    serverCpuPerCall: cell.serverCpuMs / calls,
+    clientCpuPerCall: cell.clientCpuMs / calls,
+    gatewayCpuRough: cell.gatewayCpuMs / tickMs < PRECISE_TICKS,
+    serverCpuRough: cell.serverCpuMs / tickMs < PRECISE_TICKS,
+  };
+}
+
+type StatsTable = Map<TargetName, Map<number, Stats>>;
+
+export function statsTable(cells: readonly Cell[], outcomes: readonly TargetOutcome[], tickMs: number): StatsTable {
+  const table: StatsTable = new Map();
+  for (const outcome of outcomes) {
+    if (!outcome.ok) continue;
+    const row = new Map<number, Stats>();
+    for (const cell of cells) {
+      if (cell.target === outcome.name && cell.latencies.length > 0) row.set(cell.concurrency, stats(cell, outcome.hasGateway, tickMs));
+    }
+    table.set(outcome.name, row);
+  }
+  return table;
+}
+
+export function checks(table: StatsTable, concurrencies: readonly number[]): Check[] {
+  const get = (name: TargetName, c: number): Stats | undefined => table.get(name)?.get(c);
+  const out: Check[] = [];
+  for (const c of concurrencies) {
+    const orch = get('orchestrator-http', c);
+    const sg = get('supergateway', c);
+    const mp = get('mcp-proxy', c);
+    const label = `orchestrator /mcp p50 ≤ min(supergateway, mcp-proxy) p50 @ c=${c}`;
+    if (!orch) out.push({ label, result: 'FAIL', detail: 'orchestrator-http has no result' });
+    else if (!sg && !mp) out.push({ label, result: 'n/a', detail: 'neither supergateway nor mcp-proxy has a result' });
+    else {
+      const limit = Math.min(sg?.p50 ?? Infinity, mp?.p50 ?? Infinity);
+      out.push({ label, result: orch.p50 <= limit ? 'PASS' : 'FAIL', detail: `${ms(orch.p50)} vs ${ms(limit)} ms` });
+    }
+  }
+  for (const c of concurrencies) {
+    const orch = get('orchestrator-http', c);
+    const mp = get('mcp-proxy', c);
+    const label = `orchestrator /mcp CPU/call ≤ 0.5 × mcp-proxy @ c=${c}`;
+    if (!orch || orch.gatewayCpuPerCall === undefined) out.push({ label, result: 'FAIL', detail: 'orchestrator-http has no result' });
+    else if (!mp || mp.gatewayCpuPerCall === undefined) out.push({ label, result: 'n/a', detail: 'mcp-proxy has no result' });
+    else {
+      const limit = 0.5 * mp.gatewayCpuPerCall;
+      out.push({
+        label,
+        result: orch.gatewayCpuPerCall <= limit ? 'PASS' : 'FAIL',
+        detail: `${cpu(orch.gatewayCpuPerCall)} vs ${cpu(limit)} ms`,
+      });
+    }
+  }
+  for (const c of concurrencies) {
+    const orch = get('orchestrator-stdio', c);
+    const direct = get('direct-stdio', c);
+    const label = `run --stdio p50 ≤ 1.5 × direct stdio p50 @ c=${c}`;
+    if (!orch) out.push({ label, result: 'FAIL', detail: 'orchestrator-stdio has no result' });
+    else if (!direct) out.push({ label, result: 'n/a', detail: 'direct-stdio has no result' });
+    else {
+      const limit = 1.5 * direct.p50;
+      out.push({ label, result: orch.p50 <= limit ? 'PASS' : 'FAIL', detail: `${ms(orch.p50)} vs ${ms(limit)} ms` });
+    }
+  }
+  {
+    const label = 'run --stdio calls/s ≥ 0.6 × direct stdio @ c=8';
+    const orch = get('orchestrator-stdio', 8);
+    const direct = get('direct-stdio', 8);
+    if (!concurrencies.includes(8)) out.push({ label, result: 'n/a', detail: 'concurrency 8 was not measured' });
+    else if (!orch) out.push({ label, result: 'FAIL', detail: 'orchestrator-stdio has no result' });
+    else if (!direct) out.push({ label, result: 'n/a', detail: 'direct-stdio has no result' });
+    else {
+      const limit = 0.6 * direct.callsPerSec;
+      out.push({
+        label,
+        result: orch.callsPerSec >= limit ? 'PASS' : 'FAIL',
+        detail: `${Math.round(orch.callsPerSec)} vs ${Math.round(limit)} calls/s`,
+      });
+    }
+  }
+  return out;
+}
+
+function ms(value: number): string {
+  if (!Number.isFinite(value)) return '–';
+  return value < 1 ? value.toFixed(3) : value < 10 ? value.toFixed(2) : value.toFixed(1);
+}
+
+function cpu(value: number | undefined, rough = false): string {
+  return value === undefined || !Number.isFinite(value) ? 'n/a' : `${rough ? '≈' : ''}${value.toFixed(3)}`;
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return '–';
+  return `${(a / b).toFixed(2)}×`;
+}
+
+const HEADER = [
+  'target',
+  'conc',
+  'calls',
+  'p50 ms',
+  'p99 ms',
+  'calls/s',
+  'gateway CPU ms/call',
+  'server CPU ms/call',
+  'client CPU ms/call',
+  'p50 vs direct stdio',
+  'calls/s vs direct stdio',
+  'p50 vs server HTTP',
+  'CPU/call vs mcp-proxy',
+];
+
+export function resultRows(table: StatsTable, outcomes: readonly TargetOutcome[], concurrencies: readonly number[]): string[][] {
+  const rows: string[][] = [];
+  for (const outcome of outcomes) {
+    for (const c of concurrencies) {
+      const s = table.get(outcome.name)?.get(c);
+      if (!outcome.ok || !s) {
+        const why = outcome.failure ? `FAILED (${outcome.failure.phase})` : 'no result';
+        rows.push([outcome.name, String(c), why, ...Array<string>(HEADER.length - 3).fill('')]);
+        continue;
+      }
+      const direct = table.get('direct-stdio')?.get(c);
+      const http = table.get('server-http')?.get(c);
+      const proxy = table.get('mcp-proxy')?.get(c);
+      rows.push([
+        outcome.name,
+        String(c),
+        String(s.calls),
+        ms(s.p50),
+        ms(s.p99),
+        String(Math.round(s.callsPerSec)),
+        cpu(s.gatewayCpuPerCall, s.gatewayCpuRough),
+        cpu(s.serverCpuPerCall, s.serverCpuRough),
+        cpu(s.clientCpuPerCall),
+        ratio(s.p50, direct?.p50),
+        ratio(s.callsPerSec, direct?.callsPerSec),
+        ratio(s.p50, http?.p50),
+        ratio(s.gatewayCpuPerCall, proxy?.gatewayCpuPerCall),
+      ]);
+    }
+  }
+  return rows;
+}
+
+/** A markdown table with padded columns, readable as plain text too. */
+export function markdownTable(header: readonly string[], rows: readonly string[][], numericFrom = 1): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((cell, i) => (i >= numericFrom ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i >= numericFrom ? `${'-'.repeat(w + 1)}:` : `${'-'.repeat(w + 2)}`)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+export function resultsTable(table: StatsTable, outcomes: readonly TargetOutcome[], concurrencies: readonly number[]): string {
+  return markdownTable(HEADER, resultRows(table, outcomes, concurrencies), 1);
+}
+
+export function checksText(list: readonly Check[]): string {
+  return list.map((c) => `- **${c.result}** ${c.label} — ${c.detail}`).join('\n');
+}
+
+export function failuresText(outcomes: readonly TargetOutcome[]): string {
+  const failed = outcomes.filter((o) => o.failure);
+  if (failed.length === 0) return 'None.';
+  return failed
+    .map((o) => {
+      const message = (o.failure?.message ?? '').trim().split('\n').map((l) => `    ${l}`).join('\n');
+      return `- \`${o.name}\` failed during ${o.failure?.phase}:\n\n${message}`;
+    })
+    .join('\n\n');
+}
+
+export function markdownReport(
+  info: RunInfo,
+  table: StatsTable,
+  outcomes: readonly TargetOutcome[],
+  checkList: readonly Check[],
+): string {
+  const m = info.machine;
+  const env = markdownTable(
+    ['', ''],
+    [
+      ['date', info.startedAt],
+      ['CPU', `${m.cpuModel} × ${m.cores} (clock tick ${1000 / info.ticksPerSecond} ms)`],
+      ['memory', m.memTotal],
+      ['kernel', m.kernel],
+      ['load average before / after', `${m.loadAvg} / ${info.loadAvgAfter}`],
+      ['Node.js', info.node],
+      ...Object.entries(info.versions).map(([name, version]) => [name, version]),
+      ['orchestrator build', info.orchestratorBuild],
+      ['measured calls per cell', `${info.callsPerCell} (${info.rounds} rounds of ${info.callsPerCell / info.rounds})`],
+      ['warm-up calls per target', String(info.warmupCalls)],
+      ['duration', `${info.durationSec.toFixed(0)} s`],
+    ],
+    99,
+  );
+  const targets = outcomes.map((o) => `- \`${o.name}\`: ${o.command}.${o.notes.length ? ` ${o.notes.join('; ')}.` : ''}`).join('\n');
+  return `# Gateway benchmark
+
+Generated by \`npm run bench\` (bench/main.ts); every run rewrites this file, so edit the
+generator, not the page.
+
+## What is measured
+
+A cheap \`tools/call\` of server-everything's \`echo\` tool (\`everything_echo\` through the
+orchestrator), through each of these targets in front of the same server
+(\`node_modules/.bin/mcp-server-everything\`):
+
+${targets}
+
+The orchestrator targets run on a temporary config holding one server:
+\`[[server]] name = "everything"\`, \`command = ["<abs>/node_modules/.bin/mcp-server-everything", "stdio"]\`,
+\`transport = "stdio"\`, everything else at its default (logs at \`info\`). Every HTTP target
+listens on 127.0.0.1 only; the bench checks \`/proc/net/tcp*\` and fails a target that listens
+anywhere else.
+
+- **Load generator**: the official SDK \`Client\` in the bench process, with
+  \`StdioClientTransport\` or \`StreamableHTTPClientTransport\`. **Concurrency N** means one
+  client session with N calls in flight (N workers, each sending its next call when its last
+  one answers); over HTTP the client's connection pool then holds up to N keep-alive
+  connections. Every answer must echo its own message.
+- **Interleaved**: all targets run side by side for the whole bench. Each round visits every
+  concurrency and, within it, every target once (the order rotates from round to round), so
+  drift and background load hit every target alike. Each visit starts with 2 × N unmeasured
+  calls to re-open idle keep-alive connections.
+- **Warm-up**: ${info.warmupCalls} unmeasured calls per target, spread over the concurrencies, before round 1.
+- **Latency**: p50 and p99 (nearest rank) over every measured call of the cell.
+  **calls/s**: measured calls ÷ the time spent on them.
+- **Gateway CPU ms/call**: utime + stime of the gateway process alone (\`/proc/PID/stat\`),
+  its children excluded, over the measured calls ÷ the calls. n/a for the two baselines,
+  which have no gateway. The kernel reports these in clock ticks of ${1000 / info.ticksPerSecond} ms, exact to
+  ±1 tick per visit, so a figure resting on fewer than ${PRECISE_TICKS} ticks is marked ≈: raise
+  \`BENCH_CALLS\` for steadier CPU figures of fast targets.
+  **Server CPU ms/call**: the same for every other process of the target's tree (the
+  server, and any shell in between): the baselines' whole cost.
+  **Client CPU ms/call**: the bench process's own CPU (\`process.cpuUsage\`) over the same
+  calls. When client + gateway + server CPU per call approaches ${m.cores} cores ÷ calls/s,
+  the machine, not the gateway, caps the throughput.
+- **Ratios** compare with the same concurrency's direct stdio, server HTTP and mcp-proxy rows.
+- The bench client runs on the same ${m.cores} cores as the gateway and the server, so a
+  target's calls/s includes the cost of its client transport.
+
+Settings: \`BENCH_CALLS\` (measured calls per target and concurrency, default 3000),
+\`BENCH_ROUNDS\` (5), \`BENCH_WARMUP\`, \`BENCH_CONCURRENCY\` (\`1,8,32\`), \`BENCH_TARGETS\`
+(comma-separated names), \`BENCH_CALL_TIMEOUT_MS\` (30000), \`BENCH_START_TIMEOUT_MS\` (90000),
+\`BENCH_SKIP_BUILD=1\` (use \`dist/\` as it is), \`BENCH_OUT\` (this file).
+
+A target that fails to start, or whose call fails or answers wrongly, is reported as failed
+with its error and left out from then on; the others go on. The bench exits 0 however the
+targets fare, and non-zero only when the harness itself fails (or the direct stdio baseline,
+without which nothing can be compared).
+
+## Environment
+
+${env}
+
+## Results
+
+${resultsTable(table, outcomes, info.concurrencies)}
+
+## Checks
+
+${checksText(checkList)}
+
+## Failures
+
+${failuresText(outcomes)}
+`;
+}

@@ -1,0 +1,421 @@
+import { createServer, connect as tcpConnect } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { descendants, isLoopback, killAll, listeningAddresses, readCmdline } from './procs.js';
+import { RingBuffer, spawnGroup, type ProcessRegistry } from './spawned.js';
+
+/** The pids of the target's tree other than its gateway, read afresh (a server may be replaced). */
+export function serverPids(target: Target): number[] {
+  return [target.treeRoot, ...descendants(target.treeRoot)].filter((pid) => pid !== target.gatewayPid);
+}
+
+export type TargetName =
+  | 'direct-stdio'
+  | 'orchestrator-http'
+  | 'orchestrator-stdio'
+  | 'supergateway'
+  | 'mcp-proxy'
+  | 'server-http';
+
+export const TARGET_NAMES: readonly TargetName[] = [
+  'direct-stdio',
+  'orchestrator-http',
+  'orchestrator-stdio',
+  'supergateway',
+  'mcp-proxy',
+  'server-http',
+];
+
+/** A started target: one MCP client session, and the pids whose CPU the bench reads. */
+export interface Target {
+  name: TargetName;
+  client: Client;
+  /** The echo tool's name as this target lists it. */
+  toolName: string;
+  /** The gateway process; undefined for the two baselines, which have none. */
+  gatewayPid: number | undefined;
+  /** The top of the target's process tree; the rest of the tree (but the gateway) is "server". */
+  treeRoot: number;
+  /** How it was started and what was observed about it. */
+  notes: string[];
+  close(): Promise<void>;
+}
+
+export interface Paths {
+  root: string;
+  node: string;
+  everythingBin: string;
+  cli: string;
+  supergatewayBin: string;
+  mcpProxyBin: string;
+  loopbackPreload: string;
+}
+
+export interface StartContext {
+  paths: Paths;
+  registry: ProcessRegistry;
+  tmpDir: string;
+  startTimeoutMs: number;
+  /** `setsid` on PATH: stdio targets then get a process group of their own. */
+  haveSetsid: boolean;
+}
+
+interface TargetDefinition {
+  describe(paths: Paths): string;
+  start(ctx: StartContext): Promise<Target>;
+}
+
+const SEPARATOR = '_';
+const CLIENT_INFO = { name: 'mcp-orchestrator-bench', version: '1' };
+
+export const TARGETS: Record<TargetName, TargetDefinition> = {
+  'direct-stdio': {
+    describe: (p) => `the SDK client spawns \`${rel(p, p.everythingBin)} stdio\` (no gateway: the first baseline)`,
+    start: async (ctx) => {
+      const { client, pid, notes } = await startStdio(ctx, ctx.paths.everythingBin, ['stdio']);
+      const toolName = await waitForTool(client, 'echo', ctx.startTimeoutMs).catch(async (error: unknown) => {
+        await killAll([pid]);
+        throw error;
+      });
+      return finish(ctx, 'direct-stdio', client, toolName, undefined, pid, notes, () => client.close());
+    },
+  },
+  'orchestrator-http': {
+    describe: (p) =>
+      `\`node ${rel(p, p.cli)} run --config <tmp> --listen 127.0.0.1:<port>\`, endpoint \`/mcp\`, measured once \`GET /readyz\` answers 200`,
+    start: async (ctx) => {
+      const port = await freePort();
+      const config = writeOrchestratorConfig(ctx, 'http');
+      const proc = await spawnGroup(ctx.registry, ctx.paths.node, [
+        ctx.paths.cli,
+        'run',
+        '--config',
+        config,
+        '--listen',
+        `127.0.0.1:${port}`,
+      ]);
+      try {
+        await Promise.race([proc.died, waitForHttp200(`http://127.0.0.1:${port}/readyz`, ctx.startTimeoutMs)]);
+        assertLoopback(port);
+        const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
+        const toolName = await waitForTool(client, `everything${SEPARATOR}echo`, ctx.startTimeoutMs);
+        return finish(ctx, 'orchestrator-http', client, toolName, proc.pid, proc.pid, [], close);
+      } catch (error) {
+        await killAll([proc.pid]);
+        throw withOutput(error, proc.output);
+      }
+    },
+  },
+  'orchestrator-stdio': {
+    describe: (p) =>
+      `the SDK client spawns \`node ${rel(p, p.cli)} run --stdio --config <tmp> --listen 127.0.0.1:<port>\``,
+    start: async (ctx) => {
+      const port = await freePort();
+      const config = writeOrchestratorConfig(ctx, 'stdio');
+      const { client, pid, output } = await startStdio(ctx, ctx.paths.node, [
+        ctx.paths.cli,
+        'run',
+        '--stdio',
+        '--config',
+        config,
+        '--listen',
+        `127.0.0.1:${port}`,
+      ]);
+      try {
+        const toolName = await waitForTool(client, `everything${SEPARATOR}echo`, ctx.startTimeoutMs);
+        return finish(ctx, 'orchestrator-stdio', client, toolName, pid, pid, [], () => client.close());
+      } catch (error) {
+        await killAll([pid]);
+        throw withOutput(error, output);
+      }
+    },
+  },
+  supergateway: {
+    describe: (p) =>
+      `\`node ${rel(p, p.supergatewayBin)} --stdio "${rel(p, p.everythingBin)} stdio" --outputTransport streamableHttp --stateful --port <port> --logLevel none --healthEndpoint /healthz\`. ` +
+      'Stateful mode spawns one server per session (through `sh -c`, in a process group of its own) at `initialize`, ' +
+      'and stops it on `DELETE`. `--logLevel none` because its default `info` prints every message; ' +
+      'it has no host option, so bench/loopback.ts is preloaded to bind 127.0.0.1',
+    start: async (ctx) => {
+      const port = await freePort();
+      const proc = await spawnGroup(
+        ctx.registry,
+        ctx.paths.node,
+        [
+          ctx.paths.supergatewayBin,
+          '--stdio',
+          `${ctx.paths.everythingBin} stdio`,
+          '--outputTransport',
+          'streamableHttp',
+          '--stateful',
+          '--port',
+          String(port),
+          '--logLevel',
+          'none',
+          '--healthEndpoint',
+          '/healthz',
+        ],
+        loopbackEnv(ctx),
+      );
+      try {
+        await Promise.race([proc.died, waitForHttp200(`http://127.0.0.1:${port}/healthz`, ctx.startTimeoutMs)]);
+        assertLoopback(port);
+        const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
+        const toolName = await waitForTool(client, 'echo', ctx.startTimeoutMs);
+        return finish(ctx, 'supergateway', client, toolName, proc.pid, proc.pid, [], close);
+      } catch (error) {
+        await killAll([proc.pid]);
+        throw withOutput(error, proc.output);
+      }
+    },
+  },
+  'mcp-proxy': {
+    describe: (p) =>
+      `\`node ${rel(p, p.mcpProxyBin)} --host 127.0.0.1 --port <port> --server stream -- ${rel(p, p.everythingBin)} stdio\`. ` +
+      'One server, started with the proxy and shared by every session; `--server stream` turns off its SSE endpoint; ' +
+      'its resumability event store and its 2026-07-28 protocol leg keep their defaults (on)',
+    start: async (ctx) => {
+      const port = await freePort();
+      const proc = await spawnGroup(ctx.registry, ctx.paths.node, [
+        ctx.paths.mcpProxyBin,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--server',
+        'stream',
+        '--',
+        ctx.paths.everythingBin,
+        'stdio',
+      ]);
+      try {
+        // mcp-proxy connects to its server before it listens: an open port means ready.
+        await Promise.race([proc.died, waitForPort(port, ctx.startTimeoutMs)]);
+        assertLoopback(port);
+        const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
+        const toolName = await waitForTool(client, 'echo', ctx.startTimeoutMs);
+        return finish(ctx, 'mcp-proxy', client, toolName, proc.pid, proc.pid, [], close);
+      } catch (error) {
+        await killAll([proc.pid]);
+        throw withOutput(error, proc.output);
+      }
+    },
+  },
+  'server-http': {
+    describe: (p) =>
+      `\`PORT=<port> ${rel(p, p.everythingBin)} streamableHttp\` (the server's own HTTP mode, no gateway: the second baseline). ` +
+      'It logs a line to stdout for every request and has no host option (bench/loopback.ts is preloaded)',
+    start: async (ctx) => {
+      const port = await freePort();
+      const proc = await spawnGroup(ctx.registry, ctx.paths.everythingBin, ['streamableHttp'], {
+        ...loopbackEnv(ctx),
+        PORT: String(port),
+      });
+      try {
+        await Promise.race([proc.died, waitForPort(port, ctx.startTimeoutMs)]);
+        assertLoopback(port);
+        const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
+        const toolName = await waitForTool(client, 'echo', ctx.startTimeoutMs);
+        return finish(ctx, 'server-http', client, toolName, undefined, proc.pid, [], close);
+      } catch (error) {
+        await killAll([proc.pid]);
+        throw withOutput(error, proc.output);
+      }
+    },
+  },
+};
+
+function rel(paths: Paths, file: string): string {
+  return file.startsWith(`${paths.root}/`) ? file.slice(paths.root.length + 1) : file;
+}
+
+/** Fills in the pids once the client session exists (supergateway spawns its server only then). */
+function finish(
+  ctx: StartContext,
+  name: TargetName,
+  client: Client,
+  toolName: string,
+  gatewayPid: number | undefined,
+  treeRoot: number,
+  notes: string[],
+  close: () => Promise<void>,
+): Target {
+  let gateway = gatewayPid;
+  if (name === 'orchestrator-stdio') {
+    // Through setsid the pid is the orchestrator's; without it, find the process running the CLI.
+    gateway = [treeRoot, ...descendants(treeRoot)].find((pid) => readCmdline(pid).includes(ctx.paths.cli));
+    if (gateway === undefined) throw new Error('cannot find the orchestrator process');
+  }
+  const tree = [treeRoot, ...descendants(treeRoot)];
+  const servers = tree.filter((pid) => /^\S*node \S*mcp-server-everything /.test(readCmdline(pid)));
+  notes.push(
+    `With one client session its process tree held ${tree.length} process${tree.length === 1 ? '' : 'es'}, ` +
+      `${servers.length} of them running the server`,
+  );
+  return { name, client, toolName, gatewayPid: gateway, treeRoot, notes, close };
+}
+
+async function startStdio(
+  ctx: StartContext,
+  command: string,
+  args: string[],
+): Promise<{ client: Client; pid: number; output: RingBuffer; notes: string[] }> {
+  const output = new RingBuffer();
+  const transport = new StdioClientTransport({
+    command: ctx.haveSetsid ? 'setsid' : command,
+    args: ctx.haveSetsid ? [command, ...args] : args,
+    env: stringEnv(process.env),
+    stderr: 'pipe',
+  });
+  output.drain(transport.stderr as Readable | null);
+  const client = new Client(CLIENT_INFO, { capabilities: {} });
+  const connected = client.connect(transport, { timeout: ctx.startTimeoutMs });
+  // pid exists as soon as the process is spawned, before the handshake finishes.
+  await sleep(0);
+  ctx.registry.add(transport.pid);
+  try {
+    await connected;
+  } catch (error) {
+    ctx.registry.add(transport.pid);
+    if (transport.pid !== null) await killAll([transport.pid]);
+    throw withOutput(error, output);
+  }
+  ctx.registry.add(transport.pid);
+  const pid = transport.pid;
+  if (pid === null) throw new Error('stdio transport has no pid after connecting');
+  return { client, pid, output, notes: [] };
+}
+
+/**
+ * fetch, minus the session's AbortSignal on POSTs. The SDK passes one signal to every request
+ * of a session and undici removes its listener from it only when the Request is garbage
+ * collected, so over thousands of calls the list grows (each add scans it, and past 1500 every
+ * call prints a warning): the client would slow down as the bench goes on. The SSE GET keeps
+ * the signal so close() still ends it; a POST is over by the time the bench closes.
+ */
+const fetchWithoutSessionSignal = (input: string | URL, init?: RequestInit): Promise<Response> => {
+  if (init?.method !== 'POST' || init.signal === undefined) return fetch(input, init);
+  const { signal: _signal, ...rest } = init;
+  return fetch(input, rest);
+};
+
+async function connectHttp(url: string): Promise<{ client: Client; close: () => Promise<void> }> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: fetchWithoutSessionSignal });
+  const client = new Client(CLIENT_INFO, { capabilities: {} });
+  await client.connect(transport);
+  const close = async (): Promise<void> => {
+    // DELETE the session first, as a well-behaved client does; a gateway that refuses is not fatal.
+    await Promise.race([transport.terminateSession().catch(() => {}), sleep(2000)]);
+    await client.close().catch(() => {});
+  };
+  return { client, close };
+}
+
+async function waitForTool(client: Client, wanted: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let names: string[] = [];
+  for (;;) {
+    const { tools } = await client.listTools();
+    names = tools.map((t) => t.name);
+    if (names.includes(wanted)) return wanted;
+    if (Date.now() > deadline) {
+      throw new Error(`tools/list has no "${wanted}" after ${timeoutMs} ms; it lists: ${names.slice(0, 20).join(', ') || '(nothing)'}`);
+    }
+    await sleep(250);
+  }
+}
+
+async function waitForHttp200(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = errorMessage(error);
+    }
+    await sleep(200);
+  }
+  throw new Error(`${url} not 200 within ${timeoutMs} ms (last: ${last})`);
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await sleep(150);
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+function assertLoopback(port: number): void {
+  const outside = listeningAddresses(port).filter((address) => !isLoopback(address));
+  if (outside.length > 0) throw new Error(`listens beyond loopback on port ${port}: ${outside.join(', ')}`);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function writeOrchestratorConfig(ctx: StartContext, flavour: string): string {
+  const file = join(ctx.tmpDir, `orchestrator-${flavour}.toml`);
+  writeFileSync(
+    file,
+    [
+      '[[server]]',
+      'name = "everything"',
+      `command = [${JSON.stringify(ctx.paths.everythingBin)}, "stdio"]`,
+      'transport = "stdio"',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+function loopbackEnv(ctx: StartContext): NodeJS.ProcessEnv {
+  const preload = `--import=${pathToFileURL(ctx.paths.loopbackPreload).href}`;
+  const existing = process.env.NODE_OPTIONS;
+  return { ...process.env, NODE_OPTIONS: existing ? `${existing} ${preload}` : preload };
+}
+
+function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  return out;
+}
+
+function withOutput(error: unknown, output: RingBuffer): Error {
+  const message = errorMessage(error);
+  const tail = output.tail();
+  if (tail === '' || message.includes(tail)) return error instanceof Error ? error : new Error(message);
+  return new Error(`${message}\nlast output:\n${tail}`, { cause: error });
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,345 @@
+/**
+ * The aggregated MCP endpoint with real servers from npm (server-everything, server-memory,
+ * server-filesystem) and an SDK-built fixture, driven by the official SDK client over Streamable
+ * HTTP, over `run --stdio`, and through `connect`.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  CreateMessageRequestSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { atomicSave } from '../helpers/editors.js';
+import { byName, CLI, isAlive, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { waitFor } from '../helpers/wait.js';
+
+const BIN = fileURLToPath(new URL('../../node_modules/.bin/', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../fixtures/gateway/sdk-server.mjs', import.meta.url));
+
+let dir: string;
+const clients: Client[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mcpo-gw-'));
+});
+afterEach(async () => {
+  await Promise.allSettled(clients.splice(0).map((c) => c.close()));
+  await stopAll();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const stdio = (name: string, command: string[], extra = '') =>
+  `[[server]]\nname = "${name}"\ncommand = ${JSON.stringify(command)}\ntransport = "stdio"\nstartup_timeout = "30s"\n${extra}\n`;
+
+async function threeServers(): Promise<{ file: string; files: string }> {
+  const files = join(dir, 'files');
+  await mkdir(files);
+  await writeFile(join(files, 'hello.txt'), 'hello from the filesystem server\n');
+  const file = join(dir, 'mcp_config.toml');
+  await writeFile(
+    file,
+    `[orchestrator]\nshutdown_grace = "3s"\n\n` +
+      stdio('everything', [join(BIN, 'mcp-server-everything'), 'stdio']) +
+      stdio('memory', [join(BIN, 'mcp-server-memory')], `env = { MEMORY_FILE_PATH = "${join(dir, 'memory.jsonl')}" }`) +
+      stdio('filesystem', [join(BIN, 'mcp-server-filesystem'), files]),
+  );
+  return { file, files };
+}
+
+/**
+ * Run `call` back to back on `parallel` lanes until stopped, at most 60 s: a failed assertion
+ * elsewhere must never leave a loop running.
+ */
+function callLoop(call: () => Promise<void>, parallel = 1): { stop(): Promise<void> } {
+  let stopped = false;
+  const deadline = Date.now() + 60_000;
+  const lanes = Array.from({ length: parallel }, async () => {
+    while (!stopped && Date.now() < deadline) await call();
+  });
+  return {
+    stop: async () => {
+      stopped = true;
+      await Promise.all(lanes);
+    },
+  };
+}
+
+function text(result: unknown): string {
+  return ((result as CallToolResult).content ?? []).map((c) => (c.type === 'text' ? c.text : '')).join('');
+}
+
+async function httpClient(orch: RunningOrchestrator, path = '/mcp', capabilities: Record<string, unknown> = {}): Promise<Client> {
+  const client = new Client({ name: 'e2e', version: '1.0.0' }, { capabilities });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${orch.url}${path}`)));
+  clients.push(client);
+  return client;
+}
+
+/** The same listing-and-calling checks for every front end. */
+async function listAndCall(client: Client, files: string): Promise<void> {
+  const names = await waitFor(
+    async () => {
+      const tools = (await client.listTools()).tools.map((t) => t.name);
+      return ['everything_', 'memory_', 'filesystem_'].every((p) => tools.some((t) => t.startsWith(p))) ? tools : undefined;
+    },
+    { timeoutMs: 30_000, message: 'tools of all three servers listed' },
+  );
+  expect(names).toContain('everything_echo');
+  expect(names).toContain('memory_read_graph');
+  expect(names).toContain('filesystem_read_text_file');
+  expect(names.every((n) => /^(everything|memory|filesystem)_[A-Za-z0-9_.-]+$/.test(n) && n.length <= 64)).toBe(true);
+
+  expect(text(await client.callTool({ name: 'everything_echo', arguments: { message: 'hi there' } }))).toContain('hi there');
+  await client.callTool({ name: 'memory_create_entities', arguments: { entities: [{ name: 'orchestrator', entityType: 'tool', observations: ['aggregates servers'] }] } });
+  expect(text(await client.callTool({ name: 'memory_read_graph', arguments: {} }))).toContain('aggregates servers');
+  expect(text(await client.callTool({ name: 'filesystem_read_text_file', arguments: { path: join(files, 'hello.txt') } }))).toContain('hello from the filesystem server');
+
+  const resources = (await client.listResources()).resources;
+  const resource = resources.find((r) => r.uri.startsWith('demo://'));
+  expect(resource).toBeDefined();
+  const read = await client.readResource({ uri: resource!.uri });
+  expect(read.contents[0]?.uri).toBe(resource!.uri);
+
+  const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
+  expect(prompts).toContain('everything_simple-prompt');
+  const prompt = await client.getPrompt({ name: 'everything_simple-prompt' });
+  expect(prompt.messages.length).toBeGreaterThan(0);
+}
+
+describe('gateway over Streamable HTTP', () => {
+  it("serves every server's tools, resources and prompts in one session", async () => {
+    const { file, files } = await threeServers();
+    const orch = await startCli(file);
+    await orch.until((s) => s.servers.every((x) => x.state === 'running') && s.servers.length === 3, 'three servers ready', 60_000);
+    const client = await httpClient(orch);
+    await listAndCall(client, files);
+
+    const unknown = await client.callTool({ name: 'nobody_nothing', arguments: {} }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(unknown?.message).toContain('unknown tool "nobody_nothing"');
+
+    // One server's own endpoint, its names unprefixed.
+    const one = await httpClient(orch, '/servers/everything/mcp');
+    const own = (await one.listTools()).tools.map((t) => t.name);
+    expect(own).toContain('echo');
+    expect(text(await one.callTool({ name: 'echo', arguments: { message: 'direct' } }))).toContain('direct');
+  });
+
+  it('relays progress, cancellation and sampling, and announces list changes', async () => {
+    const events = join(dir, 'events.log');
+    const file = join(dir, 'mcp_config.toml');
+    const base = `[orchestrator]\nshutdown_grace = "3s"\n\n` + stdio('everything', [join(BIN, 'mcp-server-everything'), 'stdio']);
+    const fixture = stdio('fixture', [process.execPath, FIXTURE], `env = { EVENT_LOG = "${events}" }`);
+    await writeFile(file, base + fixture);
+    const orch = await startCli(file);
+    await orch.until((s) => s.servers.every((x) => x.state === 'running') && s.servers.length === 2, 'both ready', 60_000);
+
+    const client = await httpClient(orch, '/mcp', { sampling: {} });
+    const changes: string[] = [];
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      changes.push('tools');
+    });
+    client.setRequestHandler(CreateMessageRequestSchema, async (request) => ({
+      model: 'e2e-model',
+      role: 'assistant',
+      content: { type: 'text', text: `sampled: ${JSON.stringify(request.params.messages[0]?.content)}` },
+    }));
+
+    // Progress, under the client's own token.
+    const progress: number[] = [];
+    const long = await client.callTool(
+      { name: 'everything_trigger-long-running-operation', arguments: { duration: 1, steps: 4 } },
+      undefined,
+      { onprogress: (p) => progress.push(p.progress), timeout: 20_000 },
+    );
+    expect(text(long)).toContain('Long running operation completed');
+    expect(progress).toEqual([1, 2, 3, 4]);
+
+    // Sampling: the server asks, this client answers, the answer goes back into the tool's result.
+    const tools = await waitFor(async () => {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      return names.includes('everything_trigger-sampling-request') ? names : undefined;
+    }, { timeoutMs: 10_000, message: 'sampling tool listed' });
+    expect(tools).toContain('everything_trigger-sampling-request');
+    const sampled = await client.callTool({ name: 'everything_trigger-sampling-request', arguments: { prompt: 'ping', maxTokens: 5 } }, undefined, { timeout: 20_000 });
+    expect(text(sampled)).toContain('sampled:');
+    expect(text(sampled)).toContain('e2e-model');
+
+    // A cancel from the client stops the server's call.
+    const abort = new AbortController();
+    const slow = client.callTool({ name: 'fixture_slow', arguments: {} }, undefined, {
+      signal: abort.signal,
+      onprogress: () => abort.abort('enough'),
+    });
+    await expect(slow).rejects.toThrow();
+    await waitFor(async () => (await readFile(events, 'utf8')).includes('CANCELLED'), { timeoutMs: 5_000, message: 'server saw the cancel' });
+    expect(await readFile(events, 'utf8')).not.toContain('FINISHED');
+
+    // list_changed when a server is added to the config, and when one is removed.
+    const extra = stdio('extra', [process.execPath, FIXTURE]);
+    await atomicSave(file, base + fixture + extra);
+    await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'extra_whoami'), { timeoutMs: 30_000, message: 'extra listed' });
+    await waitFor(() => changes.length >= 1, { timeoutMs: 5_000, message: 'list_changed after adding' });
+    const afterAdd = changes.length;
+    await atomicSave(file, base + fixture);
+    await waitFor(() => changes.length > afterAdd, { timeoutMs: 15_000, message: 'list_changed after removing' });
+    expect((await client.listTools()).tools.some((t) => t.name.startsWith('extra_'))).toBe(false);
+  });
+
+  it('keeps the session through a crash: calls fail clearly while the server is down, then work again', async () => {
+    const file = join(dir, 'mcp_config.toml');
+    await writeFile(
+      file,
+      stdio('victim', [process.execPath, FIXTURE]) + stdio('bystander', [process.execPath, FIXTURE]),
+    );
+    const orch = await startCli(file);
+    const before = await orch.until((s) => s.servers.every((x) => x.state === 'running') && s.servers.length === 2, 'both ready', 30_000);
+    const client = await httpClient(orch);
+    const victimPid = JSON.parse(text(await client.callTool({ name: 'victim_whoami', arguments: {} }))).pid as number;
+    expect(victimPid).toBe(byName(before, 'victim')!.pid);
+
+    let bystanderFailures = 0;
+    let bystanderCalls = 0;
+    const loop = callLoop(async () => {
+      bystanderCalls++;
+      await client.callTool({ name: 'bystander_whoami', arguments: {} }).catch(() => bystanderFailures++);
+    });
+    try {
+    process.kill(victimPid, 'SIGKILL');
+    await orch.until((s) => byName(s, 'victim')?.state !== 'running', 'victim seen down', 10_000);
+    const down = await client.callTool({ name: 'victim_whoami', arguments: {} }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(down?.message).toMatch(/server "victim" is not ready: it is (backoff|starting|pending)/);
+    expect(down?.message).toMatch(/process killed by SIGKILL|next retry/);
+
+    await orch.until((s) => byName(s, 'victim')?.state === 'running' && byName(s, 'victim')!.pid !== victimPid, 'victim restarted', 30_000);
+    const again = await waitFor(
+      async () => JSON.parse(text(await client.callTool({ name: 'victim_whoami', arguments: {} }))).pid as number,
+      { timeoutMs: 10_000, message: 'victim answers again' },
+    );
+    expect(again).not.toBe(victimPid);
+    } finally {
+      await loop.stop();
+    }
+    expect(bystanderCalls).toBeGreaterThan(10);
+    expect(bystanderFailures).toBe(0);
+  });
+
+  it('replaces a stdio server whose env changed with zero failed calls', async () => {
+    const file = join(dir, 'mcp_config.toml');
+    const config = (mode: string) => `[orchestrator]\nshutdown_grace = "3s"\n\n` + stdio('fixture', [process.execPath, FIXTURE], `env = { MODE = "${mode}" }`);
+    await writeFile(file, config('old'));
+    const orch = await startCli(file);
+    await orch.until((s) => byName(s, 'fixture')?.state === 'running', 'ready', 30_000);
+    const client = await httpClient(orch);
+    const first = JSON.parse(text(await client.callTool({ name: 'fixture_whoami', arguments: {} }))) as { pid: number; mode: string };
+    expect(first.mode).toBe('old');
+
+    let failures = 0;
+    let calls = 0;
+    const seen = new Set<string>();
+    const loop = callLoop(async () => {
+      calls++;
+      try {
+        const who = JSON.parse(text(await client.callTool({ name: 'fixture_whoami', arguments: {} }))) as { pid: number; mode: string };
+        seen.add(`${who.pid}:${who.mode}`);
+      } catch {
+        failures++;
+      }
+    }, 4);
+    let after: Awaited<ReturnType<RunningOrchestrator['status']>>;
+    try {
+      await atomicSave(file, config('new'));
+      after = await orch.until((s) => byName(s, 'fixture')?.state === 'running' && byName(s, 'fixture')!.pid !== first.pid && !byName(s, 'fixture')!.replacement, 'replaced', 30_000);
+      await waitFor(() => [...seen].some((s) => s.endsWith(':new')), { timeoutMs: 5_000, message: 'calls reach the new instance' });
+    } finally {
+      await loop.stop();
+    }
+
+    expect(failures).toBe(0);
+    expect(calls).toBeGreaterThan(20);
+    expect(byName(after, 'fixture')!.pid).not.toBe(first.pid);
+    expect(isAlive(first.pid)).toBe(false);
+    expect(seen).toContain(`${first.pid}:old`);
+    expect(seen).toContain(`${byName(after, 'fixture')!.pid}:new`);
+  });
+});
+
+describe('gateway over stdio', () => {
+  it('run --stdio passes the listing-and-calling test, with nothing but JSON-RPC on stdout', async () => {
+    const { file, files } = await threeServers();
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'run', '--stdio', '--config', file, '--listen', '127.0.0.1:0'],
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'e2e-stdio', version: '1.0.0' });
+    clients.push(client);
+    const errors: Error[] = [];
+    client.onerror = (error) => errors.push(error);
+    await client.connect(transport);
+    await listAndCall(client, files);
+    // A stray non-JSON line on stdout would have surfaced here as a parse error.
+    expect(errors).toEqual([]);
+    const pid = transport.pid!;
+    await client.close();
+    await waitFor(() => !isAlive(pid), { timeoutMs: 15_000, message: 'orchestrator exits when stdin closes' });
+  });
+
+  it('connect passes the listing-and-calling test against a running orchestrator', async () => {
+    const { file, files } = await threeServers();
+    const orch = await startCli(file);
+    await orch.until((s) => s.servers.every((x) => x.state === 'running') && s.servers.length === 3, 'three servers ready', 60_000);
+    const client = new Client({ name: 'e2e-connect', version: '1.0.0' });
+    clients.push(client);
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'connect', '--url', orch.url], stderr: 'pipe' }));
+    await listAndCall(client, files);
+  });
+});
+
+describe('gateway security', () => {
+  it('off loopback: 401 without the token, 403 for a foreign Origin, 200 with the token', async () => {
+    const file = join(dir, 'mcp_config.toml');
+    await writeFile(file, stdio('fixture', [process.execPath, FIXTURE]));
+    // Bound to every interface, reached over loopback only.
+    const orch = await startCli(file, { args: ['--listen', '0.0.0.0:0'], env: { MCP_ORCHESTRATOR_TOKEN: '' } });
+    const generated = orch.logs.find((l) => typeof l.msg === 'string' && l.msg.includes('generated one for this run'));
+    const token = /run: (\S+)/.exec(String(generated?.msg))?.[1];
+    expect(token).toBeDefined();
+    const url = orch.url.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
+    const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+    const post = (headers: Record<string, string>) =>
+      fetch(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(initialize) });
+    expect((await post({})).status).toBe(401);
+    expect((await post({ authorization: 'Bearer nope' })).status).toBe(401);
+    expect((await post({ authorization: `Bearer ${token}`, origin: 'http://evil.example' })).status).toBe(403);
+    const ok = await post({ authorization: `Bearer ${token}` });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('mcp-session-id')).toBeTruthy();
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('refuses an oversized body with 413 and answers a malformed one with a JSON-RPC parse error', async () => {
+    const file = join(dir, 'mcp_config.toml');
+    await writeFile(file, stdio('fixture', [process.execPath, FIXTURE]));
+    const orch = await startCli(file);
+    const big = await fetch(`${orch.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(5 * 1024 * 1024) });
+    expect(big.status).toBe(413);
+    const bad = await fetch(`${orch.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: number } }).error.code).toBe(-32700);
+    const noSession = await fetch(`${orch.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    expect(noSession.status).toBe(400);
+  });
+});
