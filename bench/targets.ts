@@ -17,6 +17,7 @@ export function serverPids(target: Target): number[] {
 
 export type TargetName =
   | 'direct-stdio'
+  | 'stdio-relay'
   | 'orchestrator-http'
   | 'orchestrator-stdio'
   | 'supergateway'
@@ -25,6 +26,7 @@ export type TargetName =
 
 export const TARGET_NAMES: readonly TargetName[] = [
   'direct-stdio',
+  'stdio-relay',
   'orchestrator-http',
   'orchestrator-stdio',
   'supergateway',
@@ -84,6 +86,19 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         throw error;
       });
       return finish(ctx, 'direct-stdio', client, toolName, undefined, pid, notes, () => client.close());
+    },
+  },
+  'stdio-relay': {
+    describe: (p) =>
+      `a zero-parse byte relay (\`node dist/bench/relay.js\`) between the client and \`${rel(p, p.everythingBin)} stdio\`: the floor any stdio gateway process sits on`,
+    start: async (ctx) => {
+      const relay = join(ctx.paths.root, 'dist', 'bench', 'relay.js');
+      const { client, pid, notes } = await startStdio(ctx, ctx.paths.node, [relay, ctx.paths.everythingBin, 'stdio']);
+      const toolName = await waitForTool(client, 'echo', ctx.startTimeoutMs).catch(async (error: unknown) => {
+        await killAll([pid]);
+        throw error;
+      });
+      return finish(ctx, 'stdio-relay', client, toolName, pid, pid, notes, () => client.close());
     },
   },
   'orchestrator-http': {

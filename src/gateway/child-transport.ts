@@ -8,6 +8,16 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { isMessage } from './jsonrpc.js';
 
+/**
+ * Hold writes made in this tick and flush them as one: under load the peer then reads several
+ * messages per wake-up, which costs both processes fewer system calls.
+ */
+export function corkUntilNextTick(stream: Writable): void {
+  if (stream.writableCorked > 0) return;
+  stream.cork();
+  process.nextTick(() => stream.uncork());
+}
+
 /** A message larger than this is not JSON-RPC we can use; the line is dropped as output. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -72,6 +82,7 @@ export class ChildStdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed || this.stdin.destroyed) return Promise.reject(new Error('the server process is gone'));
+    corkUntilNextTick(this.stdin);
     const ok = this.stdin.write(`${JSON.stringify(message)}\n`);
     if (ok) return Promise.resolve();
     return new Promise((resolve) => this.stdin.once('drain', () => resolve()));

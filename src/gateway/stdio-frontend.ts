@@ -5,6 +5,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
+import { corkUntilNextTick } from './child-transport.js';
 import type { Gateway } from './gateway.js';
 import { ErrorCodes, failure, isMessage, isRequest, type Message, type Notification, type Response } from './jsonrpc.js';
 
@@ -18,7 +19,9 @@ export interface StdioFrontendOptions {
 export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Promise<void> {
   const { input, output, log } = options;
   const write = (message: Message | Message[]) => {
-    if (!output.writableEnded) output.write(`${JSON.stringify(message)}\n`);
+    if (output.writableEnded) return;
+    corkUntilNextTick(output);
+    output.write(`${JSON.stringify(message)}\n`);
   };
   const session = gateway.createSession({
     send: (message) => {
