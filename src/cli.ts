@@ -8,7 +8,10 @@ import { loadConfigFile, loadConfigText } from './config/load.js';
 import { formatIssues } from './config/format.js';
 import { parseListen } from './config/listen.js';
 import type { ListenSpec } from './config/types.js';
-import type { OrchestratorStatus } from './reconcile/status.js';
+import type { OrchestratorStatus, ServerStatus } from './reconcile/status.js';
+import type { ControllerEvent } from './reconcile/controller.js';
+import type { LogLine } from './runtime/ringbuffer.js';
+import { followSse, getJson, postJson, RemoteError } from './cli/remote.js';
 import { renderServers } from './cli/table.js';
 
 
@@ -23,6 +26,15 @@ Usage:
       Check the config; print every problem as FILE:LINE:COL. Exit 0 when valid, 1 when not.
   mcp-orchestrator status [--json] [--url URL]
       Show every server of a running orchestrator as a table (or the raw JSON).
+  mcp-orchestrator start|stop|restart NAME [--url URL]
+      Manual control of one server: a stop holds until a start or a change of the server's spec;
+      restart stops it gracefully and starts a new process.
+  mcp-orchestrator logs NAME [-f] [--tail N] [--url URL]
+      The server's recent output (the last 100 lines by default), then with -f its new lines live.
+  mcp-orchestrator events [-f] [--url URL]
+      Recent state transitions, config loads and manual actions; with -f, live.
+  mcp-orchestrator reload [--url URL]
+      Re-read the config file now.
   mcp-orchestrator connect [--url URL] [--server NAME]
       Bridge stdin/stdout to a running orchestrator's MCP endpoint (all servers, or one with
       --server): for "docker exec -i CONTAINER mcp-orchestrator connect" in a stdio client's config.
@@ -35,6 +47,8 @@ Options:
   --url URL            a running orchestrator (else $MCP_ORCHESTRATOR_URL, else the config's listen address)
   --server NAME        connect to one server's endpoint (/servers/NAME/mcp), its tools unprefixed
   --json               machine-readable output
+  -f, --follow         keep streaming (logs, events)
+  --tail N             how many recent lines to show first (logs; default 100)
   -h, --help           this help
   -v, --version        the version
 
@@ -86,23 +100,9 @@ function orchestratorUrl(flag: string | undefined, configFlag: string | undefine
   return `http://${host}:${listen.port}`;
 }
 
-async function fetchJson<T>(base: string, path: string): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (process.env.MCP_ORCHESTRATOR_TOKEN) headers.authorization = `Bearer ${process.env.MCP_ORCHESTRATOR_TOKEN}`;
-  let response: Response;
-  try {
-    response = await fetch(`${base}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
-  } catch {
-    throw new UsageError(`cannot reach the orchestrator at ${base}: is it running? (start it with "mcp-orchestrator run", or point --url / MCP_ORCHESTRATOR_URL at it)`);
-  }
-  const body = (await response.json().catch(() => ({}))) as T & { error?: { message?: string } };
-  if (!response.ok) throw new UsageError(`${base}${path}: ${response.status} ${body.error?.message ?? response.statusText}`);
-  return body;
-}
-
 async function status(urlFlag: string | undefined, configFlag: string | undefined, json: boolean): Promise<number> {
   const base = orchestratorUrl(urlFlag, configFlag);
-  const body = await fetchJson<OrchestratorStatus>(base, '/api/servers');
+  const body = await getJson<OrchestratorStatus>(base, '/api/servers');
   if (json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     return 0;
@@ -112,6 +112,77 @@ async function status(urlFlag: string | undefined, configFlag: string | undefine
   process.stdout.write(`\nconfig ${body.configFile ?? ''} generation ${body.observedGeneration}${lag}\n`);
   if (body.configError) process.stdout.write(`\nconfig problems:\n${body.configError}\n`);
   return 0;
+}
+
+async function manual(base: string, action: 'start' | 'stop' | 'restart', name: string, json: boolean): Promise<number> {
+  const status = await postJson<ServerStatus>(base, `/api/servers/${name}/${action}`);
+  if (json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+  else process.stdout.write(`${name}: ${action} requested; now ${status.state}${status.pid ? ` (pid ${status.pid})` : ''}\n`);
+  return 0;
+}
+
+function untilInterrupted(): AbortSignal {
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  process.once('SIGTERM', () => abort.abort());
+  return abort.signal;
+}
+
+async function logs(base: string, name: string, follow: boolean, tailFlag: string | undefined): Promise<number> {
+  const tail = tailFlag === undefined ? 100 : Number(tailFlag);
+  if (!Number.isInteger(tail) || tail < 0) throw new UsageError(`--tail ${tailFlag}: give a whole number of lines`);
+  const print = (line: LogLine) => (line.stream === 'stderr' ? process.stderr : process.stdout).write(`${line.line}\n`);
+  if (!follow) {
+    const body = await getJson<{ lines: LogLine[] }>(base, `/api/servers/${name}/logs?tail=${tail}`);
+    body.lines.forEach(print);
+    return 0;
+  }
+  await followSse(base, `/api/servers/${name}/logs?tail=${tail}&follow=1`, (event) => print(JSON.parse(event.data) as LogLine), untilInterrupted());
+  return 0;
+}
+
+function describeEvent(event: ControllerEvent): string {
+  switch (event.type) {
+    case 'transition':
+      return `${event.at}  ${event.server}  ${event.from} → ${event.to}  ${event.reason}${event.message ? `: ${event.message}` : ''}`;
+    case 'config':
+      return `${event.at}  config  generation ${event.generation} ${event.accepted ? 'loaded' : 'rejected'}${event.error ? `: ${event.error.split('\n')[0]}` : ''}`;
+    case 'action':
+      return `${event.at}  ${event.server}  ${event.action} requested`;
+    case 'exit':
+      return `${event.at}  ${event.server}  exited ${event.signal ? `by ${event.signal}` : `with code ${event.code}`}`;
+  }
+}
+
+async function eventsCommand(base: string, follow: boolean): Promise<number> {
+  const signal = untilInterrupted();
+  // The log keeps the recent events; without -f, read what is there and stop when it goes quiet.
+  const quiet = follow ? undefined : new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const settle = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => quiet?.abort(), 300);
+  };
+  settle();
+  await followSse(
+    base,
+    '/api/events?since=0',
+    (event) => {
+      process.stdout.write(`${describeEvent(JSON.parse(event.data) as ControllerEvent)}\n`);
+      if (quiet) settle();
+    },
+    quiet ? AbortSignal.any([signal, quiet.signal]) : signal,
+  );
+  clearTimeout(timer);
+  return 0;
+}
+
+async function reload(base: string): Promise<number> {
+  const result = await postJson<{ changed: boolean; accepted: boolean; generation: number; error: string | null }>(base, '/api/reload');
+  if (!result.changed) process.stdout.write(`config unchanged (generation ${result.generation})\n`);
+  else if (result.accepted) process.stdout.write(`config reloaded: generation ${result.generation}\n`);
+  if (result.error) process.stderr.write(`${result.error}\n`);
+  return result.accepted ? 0 : 1;
 }
 
 async function connect(urlFlag: string | undefined, configFlag: string | undefined, server: string | undefined): Promise<number> {
@@ -152,6 +223,8 @@ async function main(argv: string[]): Promise<number> {
       url: { type: 'string' },
       json: { type: 'boolean' },
       server: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
+      tail: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -165,8 +238,26 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command = 'run', ...rest] = positionals;
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" after "${command}"`);
+  const takesName = ['start', 'stop', 'restart', 'logs'].includes(command);
+  if (rest.length > (takesName ? 1 : 0)) throw new UsageError(`unexpected argument "${rest[takesName ? 1 : 0]}" after "${command}"`);
+  const name = (): string => {
+    const given = rest[0];
+    if (given === undefined) throw new UsageError(`${command} needs a server name: mcp-orchestrator ${command} NAME`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(given)) throw new UsageError(`"${given}" is not a server name`);
+    return given;
+  };
+  const base = () => orchestratorUrl(values.url, values.config);
   switch (command) {
+    case 'start':
+    case 'stop':
+    case 'restart':
+      return manual(base(), command, name(), values.json ?? false);
+    case 'logs':
+      return logs(base(), name(), values.follow ?? false, values.tail);
+    case 'events':
+      return eventsCommand(base(), values.follow ?? false);
+    case 'reload':
+      return reload(base());
     case 'run':
       return run(values);
     case 'validate':
@@ -185,7 +276,7 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (error instanceof UsageError || error instanceof RemoteError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`mcp-orchestrator: ${(error as Error).message}\n`);
       process.exitCode = 2;
       return;

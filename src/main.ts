@@ -14,6 +14,10 @@ import { realServerMachine } from './runtime/effects.js';
 import { LogBook } from './runtime/logbook.js';
 import { startHttpServer, type RunningHttpServer } from './control/http.js';
 import { statusRoutes } from './control/status-routes.js';
+import { apiRoutes } from './control/api.js';
+import { createControlActions, type ControlActions, type ReloadResult } from './control/actions.js';
+import { EventLog } from './control/events.js';
+import { createHash } from 'node:crypto';
 import { generateToken, isLoopbackHost } from './control/security.js';
 import type { ListenSpec, ToolFilterSpec } from './config/types.js';
 import { Gateway } from './gateway/gateway.js';
@@ -35,6 +39,7 @@ export interface RunOptions {
 
 export interface Orchestrator {
   controller: Controller;
+  actions: ControlActions;
   gateway: Gateway;
   /** Undefined only under --stdio when the listener could not be bound. */
   http: RunningHttpServer | undefined;
@@ -93,6 +98,20 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     graceMs: settings.shutdownGraceMs,
   });
   const mcp = mcpRoutes(gateway, { log: log.child({ component: 'mcp' }), hasServer: (name) => controller.has(name) });
+  const events = new EventLog();
+  controller.subscribe((event) => events.append(event));
+
+  // Filled in once the lifecycle functions below exist; only called after start-up.
+  const lifecycle: { reload?: () => Promise<ReloadResult>; shutdown?: () => Promise<void>; exit?: (code: number) => void } = {};
+  const actions = createControlActions({
+    controller,
+    version: VERSION,
+    reload: () => lifecycle.reload!(),
+    config: () => current,
+    shutdown: () => lifecycle.shutdown!(),
+    exit: (code) => lifecycle.exit!(code),
+  });
+  const toolCount = (name: string): number | null => (gateway.registry.primary(name) ? gateway.registry.scoped(name).tools.length : null);
 
   const loopback = isLoopbackHost(listen.host);
   let token = settings.token ?? env.MCP_ORCHESTRATOR_TOKEN;
@@ -107,7 +126,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     http = await startHttpServer({
       host: listen.host,
       port: listen.port,
-      routes: [...statusRoutes(controller), ...mcp.routes],
+      routes: [...statusRoutes(controller), ...apiRoutes({ actions, events, logBook, toolCount, settled: () => controller.idle() }), ...mcp.routes],
       access: { token, loopbackOnly: loopback },
       log: log.child({ component: 'http' }),
     });
@@ -118,7 +137,11 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     log.warn({ err: error }, 'no HTTP listener: serving MCP on stdio only');
   }
 
-  const apply = (result: LoadResult) => {
+  let current: ConfigSpec | undefined = first.result.ok ? first.result.config : undefined;
+  let appliedHash = first.text === undefined ? undefined : sha256(first.text);
+  const apply = (result: LoadResult, text?: string) => {
+    if (text !== undefined) appliedHash = sha256(text);
+    if (result.ok) current = result.config;
     if (result.ok) {
       gateway.registry.configure(
         result.config.gateway.separator,
@@ -142,7 +165,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       poll: options.poll ?? (settings.watchPoll || undefined),
       baseline: first.text,
       log: log.child({ component: 'watch' }),
-      onChange: (content) => apply(loadConfigText(content, file, env)),
+      onChange: (content) => apply(loadConfigText(content, file, env), content),
     });
   } catch (error) {
     log.error({ err: error }, 'cannot watch the config folder; edits will be picked up by the periodic resync only');
@@ -153,21 +176,40 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   }, settings.resyncIntervalMs);
   resync.unref();
 
+  /** POST /api/reload and config/reload: read the file now; a file that holds what is applied changes nothing. */
+  const reload = async (): Promise<ReloadResult> => {
+    const { result, text } = await readAndLoad(file, env);
+    const changed = text === undefined || sha256(text) !== appliedHash;
+    if (changed) apply(result, text);
+    const status = controller.status();
+    return { changed, accepted: result.ok, generation: status.generation, error: status.configError };
+  };
+
+  let serversStopped: Promise<void> | undefined;
+  const stopServers = () => (serversStopped ??= controller.shutdown(settings.shutdownGraceMs));
+
   let shuttingDown: Promise<void> | undefined;
   const shutdown = () =>
     (shuttingDown ??= (async () => {
       clearInterval(resync);
       log.info({ graceMs: settings.shutdownGraceMs }, 'shutting down: stopping every server');
       await Promise.allSettled([watcher?.close()]);
-      await controller.shutdown(settings.shutdownGraceMs);
+      await stopServers();
       mcp.close();
       gateway.close();
       await http?.close();
       log.info('all servers stopped');
     })());
 
+  lifecycle.reload = reload;
+  lifecycle.shutdown = stopServers;
+  lifecycle.exit = (code) => {
+    void shutdown().finally(() => exitAfterFlush(log, code));
+  };
+
   return {
     controller,
+    actions,
     gateway,
     http,
     log,
@@ -214,6 +256,10 @@ export async function runUntilSignalled(options: RunOptions): Promise<never> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   return new Promise<never>(() => {});
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 function exitAfterFlush(log: Logger, code: number): void {

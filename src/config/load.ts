@@ -11,7 +11,7 @@ import { formatPath, isUnder } from './path.js';
 import type { FieldPath } from './path.js';
 import { createLocator } from './positions.js';
 import type { Locator } from './positions.js';
-import { gatewaySchema, orchestratorSchema, schemaIssues, TOP_LEVEL_KEYS } from './schema.js';
+import { controlSchema, gatewaySchema, orchestratorSchema, schemaIssues, TOP_LEVEL_KEYS } from './schema.js';
 import type { SchemaIssue } from './schema.js';
 import { unknownKeyMessage } from './suggest.js';
 import type { ConfigIssue, LoadResult, OrchestratorSpec } from './types.js';
@@ -24,7 +24,7 @@ export interface LoadOptions {
 /**
  * Parse, interpolate and validate a config text. `file` is used as given in issues and resolved
  * (against `options.cwd`) for `config.file` and `repos_dir`. Unparseable TOML, a problem in
- * `[orchestrator]` or `[gateway]`, an unknown section or a bad environment override rejects the
+ * `[orchestrator]`, `[gateway]` or `[control]`, an unknown section or a bad environment override rejects the
  * whole file (`ok: false`, with every issue found). A problem in one `[[server]]` entry rejects that
  * entry alone. Issues are sorted by position. Never throws, whatever the input.
  */
@@ -84,6 +84,8 @@ function load(raw: string, file: string, env: NodeJS.ProcessEnv, cwd: string): L
 
   const orchestrator = section(interpolated.value['orchestrator'], 'orchestrator', orchestratorSchema(dirname(absolute)), global);
   const gateway = section(interpolated.value['gateway'], 'gateway', gatewaySchema, global);
+  const hasControl = interpolated.value['control'] !== undefined;
+  const control = hasControl ? section(interpolated.value['control'], 'control', controlSchema, global) : undefined;
   let finalOrchestrator: OrchestratorSpec | undefined;
   if (orchestrator !== undefined) {
     const overridden = applyEnvOverrides(orchestrator, env, cwd);
@@ -112,7 +114,7 @@ function load(raw: string, file: string, env: NodeJS.ProcessEnv, cwd: string): L
   }
   return {
     ok: true,
-    config: { file: absolute, orchestrator: finalOrchestrator, gateway, servers: servers.servers },
+    config: { file: absolute, orchestrator: finalOrchestrator, gateway, ...(control !== undefined ? { control } : {}), servers: servers.servers },
     issues: entryIssues.sort(byPosition),
     rejectedNames: servers.rejectedNames,
   };

@@ -1,19 +1,19 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { duration, flag, nonEmpty, oneOf, table, text } from './fields.js';
+import { describe, duration, flag, nonEmpty, oneOf, table, text } from './fields.js';
 import { parseListen } from './listen.js';
 import { redactUrl } from '../runtime/redact.js';
 import { deriveName } from './names.js';
 import type { FieldPath } from './path.js';
 import { commandField, envField, gitArgument, globList, installField, nameField, urlField } from './server-fields.js';
-import type { GatewaySpec, ListenSpec, OrchestratorSpec, ServerSpec } from './types.js';
+import type { ControlSpec, GatewaySpec, ListenSpec, OrchestratorSpec, ServerSpec } from './types.js';
 
 /** The levels `log_level` and LOG_LEVEL accept, as pino names them. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 /** Loopback only: nothing is exposed unless the config or MCP_ORCHESTRATOR_LISTEN says so. */
 export const DEFAULT_LISTEN: ListenSpec = { host: '127.0.0.1', port: 8080 };
 /** The sections a config file may have; anything else at the top level is an error. */
-export const TOP_LEVEL_KEYS = ['orchestrator', 'gateway', 'server'] as const;
+export const TOP_LEVEL_KEYS = ['orchestrator', 'gateway', 'control', 'server'] as const;
 
 const HOUR = 3_600_000;
 
@@ -65,6 +65,32 @@ export const gatewaySchema = table(
   'gateway field',
   '[gateway] with separator = "_"',
 ).transform((raw): GatewaySpec => ({ separator: raw.separator }));
+
+/**
+ * A TCP port, 1-65535. A string of digits is read as a number so `"${PORT}"` works; an empty string
+ * (`"${PORT:-}"`) means "not set", like an empty token.
+ */
+function portField(key: string) {
+  const example = `${key} = 4000`;
+  return z.unknown().transform((value, ctx): number | undefined => {
+    if (value === '') return undefined;
+    const port = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+    if (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535) return port;
+    const message =
+      typeof port === 'number' && Number.isInteger(port)
+        ? `${port} is out of range; use a port from 1 to 65535, e.g. ${example}`
+        : `must be an integer port from 1 to 65535, not ${describe(value)}; write ${example}`;
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  });
+}
+
+/** `[control]`, snake_case in, `ControlSpec` out. */
+export const controlSchema = table(
+  { jsonrpc_port: portField('jsonrpc_port').optional() },
+  'control field',
+  '[control] with jsonrpc_port = 4000',
+).transform((raw): ControlSpec => (raw.jsonrpc_port !== undefined ? { jsonrpcPort: raw.jsonrpc_port } : {}));
 
 const DEFAULT_TOOLS = () => ({ allow: ['*'], deny: [] });
 

@@ -56,11 +56,19 @@ export interface GatewaySpec {
   separator: string;
 }
 
+/** `[control]`: extra doors onto the control API. */
+export interface ControlSpec {
+  /** A dedicated JSON-RPC 2.0 listener on this port (same host as `listen`); absent means none. */
+  jsonrpcPort?: number;
+}
+
 export interface ConfigSpec {
   /** Absolute path of the file this came from. */
   file: string;
   orchestrator: OrchestratorSpec;
   gateway: GatewaySpec;
+  /** Present when the file has a `[control]` section. */
+  control?: ControlSpec;
   /** Only the valid entries, in file order, with unique names. */
   servers: ServerSpec[];
 }

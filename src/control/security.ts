@@ -25,6 +25,14 @@ export interface AccessPolicy {
   loopbackOnly: boolean;
 }
 
+/**
+ * Open without a token: the health checks (container probes carry none) and the dashboard's static
+ * page and assets, which hold no data and ask for the token themselves.
+ */
+export function isPublicPath(path: string): boolean {
+  return path === '/healthz' || path === '/readyz' || path === '/' || path === '/favicon.svg' || path.startsWith('/dashboard/');
+}
+
 export type AccessVerdict = { ok: true } | { ok: false; status: 401 | 403; message: string };
 
 function tokenMatches(expected: string, header: string | undefined): boolean {
@@ -48,7 +56,7 @@ function hostName(hostHeader: string): string {
  * through a user's browser.
  */
 export function checkAccess(req: IncomingMessage, path: string, policy: AccessPolicy): AccessVerdict {
-  if (path === '/healthz' || path === '/readyz') return { ok: true };
+  if (isPublicPath(path)) return { ok: true };
   const hostHeader = req.headers.host ?? '';
   if (policy.loopbackOnly && !isLoopbackHost(hostName(hostHeader))) {
     return { ok: false, status: 403, message: `Host "${hostName(hostHeader)}" is not a loopback name; this listener only answers to localhost (DNS-rebinding guard)` };

@@ -16,6 +16,19 @@ export interface GatewayOptions {
   version: string;
   /** A server's status, to explain why it cannot answer. */
   describe: (server: string) => ServerStatus | undefined;
+  /** Told of every forwarded call once it settles (for metrics). */
+  onCall?: (call: CallRecord) => void;
+}
+
+export interface CallRecord {
+  server: string;
+  /** The method forwarded (tools/call, resources/read, …). */
+  method: string;
+  /** The tool or prompt name as the server knows it, when there is one. */
+  name?: string;
+  seconds: number;
+  /** False for a JSON-RPC error (a tool result with isError counts as answered). */
+  ok: boolean;
 }
 
 interface Call {
@@ -75,11 +88,15 @@ export class Gateway {
     return this.sessions.size;
   }
 
-  /** Record a forwarded call; the returned function ends the record. */
-  callStarted(upstream: Upstream, session: Session, clientId: Id): () => void {
+  /** Record a forwarded call; the returned function ends the record with its outcome. */
+  callStarted(upstream: Upstream, session: Session, clientId: Id, method: string, name?: string): (ok: boolean) => void {
     const call = { upstream, session, clientId };
     this.calls.add(call);
-    return () => this.calls.delete(call);
+    const started = performance.now();
+    return (ok) => {
+      this.calls.delete(call);
+      this.options.onCall?.({ server: upstream.server, method, name, seconds: (performance.now() - started) / 1000, ok });
+    };
   }
 
   /** The JSON-RPC error for a call to a server that is not ready: its state, last exit and next retry. */

@@ -188,14 +188,17 @@ export class Session {
           },
     );
     this.inFlight.set(key, { upstream, upstreamId });
-    const done = this.gateway.callStarted(upstream, this, clientId);
+    const name = typeof req.params?.name === 'string' ? req.params.name : undefined;
+    const done = this.gateway.callStarted(upstream, this, clientId, req.method, name);
+    let ok = false;
     try {
       const answer = await response;
+      ok = answer.error === undefined;
       if (this.cancelled.delete(key)) return undefined;
       return answer.error ? { jsonrpc: '2.0', id: clientId, error: answer.error } : { jsonrpc: '2.0', id: clientId, result: answer.result ?? {} };
     } finally {
       this.inFlight.delete(key);
-      done();
+      done(ok);
     }
   }
 

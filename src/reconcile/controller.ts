@@ -32,7 +32,9 @@ export interface ControllerOptions {
 /** What the event stream (logs, SSE) sees. */
 export type ControllerEvent =
   | { type: 'transition'; server: string; from: ServerStateName; to: ServerStateName; reason: string; message: string | null; at: string }
-  | { type: 'config'; generation: number; accepted: boolean; error: string | null; at: string };
+  | { type: 'config'; generation: number; accepted: boolean; error: string | null; at: string }
+  | { type: 'action'; server: string; action: 'start' | 'stop' | 'restart'; at: string }
+  | { type: 'exit'; server: string; code: number | null; signal: string | null; at: string };
 
 interface Instance {
   id: string;
@@ -286,7 +288,10 @@ export class Controller {
     }
     if (context.reason === 'InstallFailed') instance.installed = { ok: false, reason: 'InstallFailed', message: context.message ?? '' };
     const processEnded = from === 'starting' || from === 'running' || from === 'stopping';
-    if (processEnded && (to === 'backoff' || RESTING.has(to))) instance.lastExitAt = instance.since;
+    if (processEnded && (to === 'backoff' || RESTING.has(to))) {
+      instance.lastExitAt = instance.since;
+      if (context.lastExit) this.emit({ type: 'exit', server: instance.name, code: context.lastExit.code, signal: context.lastExit.signal, at: this.isoNow() });
+    }
 
     const line = {
       server: instance.name,
@@ -308,6 +313,7 @@ export class Controller {
     this.held.add(name);
     const want = this.desired.get(name);
     if (want) want.held = true;
+    this.emit({ type: 'action', server: name, action: 'stop', at: this.isoNow() });
     this.reconcile('manual');
   }
 
@@ -318,7 +324,36 @@ export class Controller {
     if (want) want.held = false;
     const active = this.activeInstance(name);
     if (active && RESTING.has(active.state) && !active.held) active.actor.send({ type: 'server.start' });
+    this.emit({ type: 'action', server: name, action: 'start', at: this.isoNow() });
     this.reconcile('manual');
+  }
+
+  /**
+   * A graceful restart: the instance is stopped (SIGTERM, the grace, SIGKILL) and a fresh one
+   * started from the same spec, with a new process. Also releases a hold.
+   */
+  restart(name: string): void {
+    this.held.delete(name);
+    const want = this.desired.get(name);
+    if (want) want.held = false;
+    for (const instance of this.instances.values()) {
+      if (instance.name !== name || instance.terminating) continue;
+      instance.terminating = true;
+      instance.actor.send({ type: 'server.stop' });
+    }
+    this.emit({ type: 'action', server: name, action: 'restart', at: this.isoNow() });
+    this.log.info({ server: name }, 'restart requested');
+    this.reconcile('manual');
+  }
+
+  /** Whether the server is enabled in the config (manual actions only make sense for those). */
+  isEnabled(name: string): boolean {
+    return this.desired.has(name);
+  }
+
+  /** Whether a manual stop holds the server. */
+  isHeld(name: string): boolean {
+    return this.held.has(name);
   }
 
   /** Whether a server of this name is configured (enabled or not). */

@@ -127,7 +127,6 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
           return { skipped: true, description: 'no repository, nothing to install (set install to a command to run one)' };
         }
         const cwd = serverCwd(spec, workdir);
-        const book = logBook.for(spec.name);
         return ensureInstalled({
           spec,
           workdir: cwd,
@@ -136,17 +135,16 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
           env: serverEnv(spec, cwd, options.env),
           signal,
           log: log.child({ server: spec.name }),
-          onLine: (stream, line) => book.push(stream, `[install] ${line}`),
+          onLine: (stream, line) => logBook.push(spec.name, stream, `[install] ${line}`),
         });
       }),
 
       process: fromCallback<ProcessCommand, ProcessInput, ProcessEvent>(({ input, sendBack, receive }) => {
         const { spec, workdir, instanceId } = input;
         const serverLog = log.child({ server: spec.name });
-        const book = logBook.for(spec.name);
         const cwd = serverCwd(spec, workdir);
         const output = (stream: 'stdout' | 'stderr', line: string) => {
-          book.push(stream, line);
+          logBook.push(spec.name, stream, line);
           serverLog.info({ stream, line }, 'output');
         };
         const speaksStdio = spec.transport === 'stdio';

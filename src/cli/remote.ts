@@ -1,0 +1,73 @@
+/** The CLI's side of the control API: JSON calls and SSE streams, with errors a person can act on. */
+
+export class RemoteError extends Error {}
+
+function headers(extra: Record<string, string> = {}): Record<string, string> {
+  const token = process.env.MCP_ORCHESTRATOR_TOKEN;
+  return token ? { authorization: `Bearer ${token}`, ...extra } : extra;
+}
+
+async function request(base: string, path: string, init: RequestInit = {}): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(`${base}${path}`, { ...init, headers: headers(init.headers as Record<string, string> | undefined) });
+  } catch {
+    throw new RemoteError(`cannot reach the orchestrator at ${base}: is it running? (start it with "mcp-orchestrator run", or point --url / MCP_ORCHESTRATOR_URL at it)`);
+  }
+  if (!response.ok) {
+    const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
+    const hint = response.status === 401 ? ' (set MCP_ORCHESTRATOR_TOKEN to the orchestrator\'s token)' : '';
+    throw new RemoteError(`${response.status} ${body.error?.message ?? response.statusText}${hint}`);
+  }
+  return response;
+}
+
+export async function getJson<T>(base: string, path: string): Promise<T> {
+  return (await (await request(base, path, { signal: AbortSignal.timeout(10_000) })).json()) as T;
+}
+
+export async function postJson<T>(base: string, path: string): Promise<T> {
+  return (await (await request(base, path, { method: 'POST', signal: AbortSignal.timeout(60_000) })).json()) as T;
+}
+
+export interface SseEvent {
+  id?: string;
+  event: string;
+  data: string;
+}
+
+/** Read an SSE stream until it ends or `signal` aborts, calling `onEvent` for each event. */
+export async function followSse(base: string, path: string, onEvent: (event: SseEvent) => void, signal: AbortSignal): Promise<void> {
+  const response = await request(base, path, { headers: { accept: 'text/event-stream' }, signal });
+  const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader();
+  if (!reader) return;
+  let buffer = '';
+  let current: Partial<SseEvent> & { data?: string } = {};
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let newline = buffer.indexOf('\n');
+      while (newline !== -1) {
+        const line = buffer.slice(0, newline).replace(/\r$/, '');
+        buffer = buffer.slice(newline + 1);
+        if (line === '') {
+          if (current.data !== undefined) onEvent({ id: current.id, event: current.event ?? 'message', data: current.data });
+          current = {};
+        } else if (!line.startsWith(':')) {
+          const colon = line.indexOf(':');
+          const field = colon === -1 ? line : line.slice(0, colon);
+          const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'data') current.data = current.data === undefined ? value : `${current.data}\n${value}`;
+          else if (field === 'event') current.event = value;
+          else if (field === 'id') current.id = value;
+        }
+        newline = buffer.indexOf('\n');
+      }
+    }
+  } catch (error) {
+    if (signal.aborted) return;
+    throw error;
+  }
+}

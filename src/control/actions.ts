@@ -1,0 +1,121 @@
+/**
+ * What an operator can do, whatever the door (HTTP API, JSON-RPC, dashboard): one implementation,
+ * with errors that carry the status a person can act on.
+ */
+import type { ConfigSpec } from '../config/types.js';
+import type { Controller } from '../reconcile/controller.js';
+import type { OrchestratorStatus, ServerStatus } from '../reconcile/status.js';
+import { redactUrl } from '../runtime/redact.js';
+
+export type ActionErrorKind = 'not-found' | 'conflict' | 'bad-request';
+
+export class ActionError extends Error {
+  constructor(
+    readonly kind: ActionErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ReloadResult {
+  /** False when the file held what was already applied. */
+  changed: boolean;
+  accepted: boolean;
+  generation: number;
+  error: string | null;
+}
+
+export interface ControlActions {
+  readonly version: string;
+  list(): OrchestratorStatus;
+  server(name: string): ServerStatus;
+  start(name: string): ServerStatus;
+  stop(name: string): ServerStatus;
+  restart(name: string): ServerStatus;
+  reload(): Promise<ReloadResult>;
+  /** The effective config with every env value, token and URL credential redacted. */
+  config(): RedactedConfig | null;
+  /** Stop every server gracefully; resolves when all are down. */
+  shutdown(): Promise<void>;
+  /** End the process with this code (after the answer is sent). */
+  exit(code: number): void;
+}
+
+export interface ActionDeps {
+  controller: Controller;
+  version: string;
+  reload(): Promise<ReloadResult>;
+  config(): ConfigSpec | undefined;
+  shutdown(): Promise<void>;
+  exit(code: number): void;
+}
+
+export const REDACTED = '[redacted]';
+
+export type RedactedConfig = ReturnType<typeof redactConfig>;
+
+/** The config as the API shows it: env values and the token never leave the process. */
+export function redactConfig(config: ConfigSpec) {
+  return {
+    file: config.file,
+    orchestrator: { ...config.orchestrator, token: config.orchestrator.token === undefined ? null : REDACTED },
+    gateway: config.gateway,
+    servers: config.servers.map((s) => ({
+      ...s,
+      repo: s.repo === undefined ? undefined : redactUrl(s.repo),
+      url: s.url === undefined ? undefined : redactUrl(s.url),
+      env: Object.fromEntries(Object.keys(s.env).map((key) => [key, REDACTED])),
+    })),
+  };
+}
+
+export function createControlActions(deps: ActionDeps): ControlActions {
+  const { controller } = deps;
+  const known = (name: string): void => {
+    if (!controller.has(name)) throw new ActionError('not-found', `no server named "${name}" in the config; GET /api/servers lists them`);
+  };
+  const enabled = (name: string, action: string): void => {
+    known(name);
+    if (!controller.isEnabled(name)) {
+      const status = controller.serverStatus(name);
+      const why = status.reason === 'InvalidConfig' ? 'its config entry is invalid; fix it first' : 'it is disabled in the config (enabled = false)';
+      throw new ActionError('conflict', `cannot ${action} "${name}": ${why}`);
+    }
+  };
+  return {
+    version: deps.version,
+    list: () => controller.status(),
+    server: (name) => {
+      known(name);
+      return controller.serverStatus(name);
+    },
+    start: (name) => {
+      enabled(name, 'start');
+      const status = controller.serverStatus(name);
+      if (!controller.isHeld(name) && status.state !== 'stopped' && status.state !== 'failed') {
+        throw new ActionError('conflict', `"${name}" is already ${status.state}; use restart to start it again`);
+      }
+      controller.release(name);
+      return controller.serverStatus(name);
+    },
+    stop: (name) => {
+      enabled(name, 'stop');
+      if (controller.isHeld(name)) throw new ActionError('conflict', `"${name}" is already stopped by a manual stop; start it with POST /api/servers/${name}/start`);
+      controller.hold(name);
+      return controller.serverStatus(name);
+    },
+    restart: (name) => {
+      enabled(name, 'restart');
+      controller.restart(name);
+      return controller.serverStatus(name);
+    },
+    reload: () => deps.reload(),
+    config: () => {
+      const config = deps.config();
+      return config ? redactConfig(config) : null;
+    },
+    shutdown: () => deps.shutdown(),
+    exit: (code) => deps.exit(code),
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * `GET /metrics`: Prometheus text format from a registry of our own. Per-server gauges are read
+ * from the controller's status at scrape time; counters are fed by the event log (exits, restarts,
+ * rejected configs) and by the gateway (`observeCall`).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ServerStateName } from '../../machines/server.js';
+import type { CallRecord } from '../gateway/gateway.js';
+import type { Controller, ControllerEvent } from '../reconcile/controller.js';
+import type { EventLog } from './events.js';
+import type { Route } from './http.js';
+
+export const METRICS_PREFIX = 'mcp_orchestrator_';
+
+const STATES: readonly ServerStateName[] = ['pending', 'cloning', 'installing', 'starting', 'running', 'backoff', 'stopping', 'stopped', 'failed'];
+
+/** MCP calls range from a cached list (a millisecond) to a slow tool (tens of seconds). */
+export const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Past this many distinct tool names per server, further ones share the label `_other`. */
+const MAX_TOOLS_PER_SERVER = 256;
+
+export interface MetricsOptions {
+  controller: Controller;
+  events: EventLog;
+  /** Wall-clock milliseconds, for "seconds in the current state"; the controller's clock in tests. */
+  now?: () => number;
+  /** Node process metrics (CPU, memory, event loop) on the same registry; on by default. */
+  processMetrics?: boolean;
+}
+
+/** `code_0`, `signal_SIGTERM`, or `error` when the process could not be spawned at all. */
+export function exitOutcome(code: number | null, signal: string | null): string {
+  if (signal !== null) return `signal_${signal}`;
+  if (code !== null) return `code_${code}`;
+  return 'error';
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly contentType: string;
+  private readonly controller: Controller;
+  private readonly now: () => number;
+  private readonly unsubscribe: () => void;
+  private readonly toolsSeen = new Map<string, Set<string>>();
+
+  private readonly state: Gauge<'server' | 'state'>;
+  private readonly ready: Gauge<'server'>;
+  private readonly up: Gauge<'server'>;
+  private readonly stateSeconds: Gauge<'server'>;
+  private readonly restarts: Counter<'server'>;
+  private readonly exits: Counter<'server' | 'outcome'>;
+  private readonly generation: Gauge;
+  private readonly observedGeneration: Gauge;
+  private readonly reloadFailures: Counter;
+  private readonly calls: Counter<'server' | 'method' | 'tool'>;
+  private readonly callErrors: Counter<'server' | 'method' | 'tool'>;
+  private readonly callSeconds: Histogram<'server' | 'method' | 'tool'>;
+
+  constructor(options: MetricsOptions) {
+    this.controller = options.controller;
+    this.now = options.now ?? Date.now;
+    this.contentType = this.registry.contentType;
+    const registers = [this.registry];
+    const name = (n: string) => `${METRICS_PREFIX}${n}`;
+
+    this.state = new Gauge({ name: name('server_state'), help: 'The server state: 1 for the current state, 0 for the others', labelNames: ['server', 'state'], registers });
+    this.ready = new Gauge({ name: name('server_ready'), help: 'Whether the server is ready (state running)', labelNames: ['server'], registers });
+    this.up = new Gauge({ name: name('server_up'), help: 'Whether the server has a live process', labelNames: ['server'], registers });
+    this.stateSeconds = new Gauge({ name: name('server_state_seconds'), help: 'Seconds since the server entered its current state', labelNames: ['server'], registers });
+    this.restarts = new Counter({ name: name('server_restarts_total'), help: 'Processes spawned again by the restart policy (backoff to starting)', labelNames: ['server'], registers });
+    this.exits = new Counter({ name: name('server_exits_total'), help: 'Process exits, by outcome (code_N, signal_NAME, error)', labelNames: ['server', 'outcome'], registers });
+    this.generation = new Gauge({ name: name('config_generation'), help: 'Accepted config loads so far', registers });
+    this.observedGeneration = new Gauge({ name: name('config_observed_generation'), help: 'The config generation the controller has finished applying', registers });
+    this.reloadFailures = new Counter({ name: name('config_reload_failures_total'), help: 'Config loads rejected whole (the last good config kept running)', registers });
+    this.calls = new Counter({ name: name('gateway_calls_total'), help: 'Calls forwarded to servers by the gateway', labelNames: ['server', 'method', 'tool'], registers });
+    this.callErrors = new Counter({ name: name('gateway_call_errors_total'), help: 'Forwarded calls answered with a JSON-RPC error', labelNames: ['server', 'method', 'tool'], registers });
+    this.callSeconds = new Histogram({
+      name: name('gateway_call_duration_seconds'),
+      help: 'Time from forwarding a call to its answer',
+      labelNames: ['server', 'method', 'tool'],
+      buckets: CALL_BUCKETS,
+      registers,
+    });
+
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
+    this.unsubscribe = options.events.subscribe(({ event }) => this.onEvent(event));
+  }
+
+  /** Count one forwarded call (the gateway's `onCall`). */
+  observeCall(call: CallRecord): void {
+    const labels = { server: call.server, method: call.method, tool: this.toolLabel(call) };
+    this.calls.inc(labels);
+    if (!call.ok) this.callErrors.inc(labels);
+    this.callSeconds.observe(labels, call.seconds);
+  }
+
+  /** The exposition text, with the per-server gauges read from the controller now. */
+  async render(): Promise<string> {
+    this.refresh();
+    return this.registry.metrics();
+  }
+
+  /** Stop listening to the event log. */
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private toolLabel(call: CallRecord): string {
+    if (call.method !== 'tools/call' || call.name === undefined) return '';
+    let seen = this.toolsSeen.get(call.server);
+    if (!seen) this.toolsSeen.set(call.server, (seen = new Set()));
+    if (seen.has(call.name)) return call.name;
+    // A server that invents tool names must not blow up the series count.
+    if (seen.size >= MAX_TOOLS_PER_SERVER) return '_other';
+    seen.add(call.name);
+    return call.name;
+  }
+
+  private onEvent(event: ControllerEvent): void {
+    switch (event.type) {
+      case 'exit':
+        this.exits.inc({ server: event.server, outcome: exitOutcome(event.code, event.signal) });
+        return;
+      case 'transition':
+        if (event.from === 'backoff' && event.to === 'starting') this.restarts.inc({ server: event.server });
+        return;
+      case 'config':
+        if (!event.accepted) this.reloadFailures.inc();
+        return;
+      case 'action':
+        return;
+    }
+  }
+
+  private refresh(): void {
+    const status = this.controller.status();
+    const now = this.now();
+    // Servers that left the config leave the gauges too.
+    this.state.reset();
+    this.ready.reset();
+    this.up.reset();
+    this.stateSeconds.reset();
+    for (const server of status.servers) {
+      const labels = { server: server.name };
+      for (const state of STATES) this.state.set({ server: server.name, state }, state === server.state ? 1 : 0);
+      this.ready.set(labels, server.ready ? 1 : 0);
+      this.up.set(labels, server.pid !== null ? 1 : 0);
+      this.stateSeconds.set(labels, Math.max(0, (now - Date.parse(server.since)) / 1000));
+      // Present at 0 from the start, so rate() sees the first increment.
+      this.restarts.inc(labels, 0);
+    }
+    this.generation.set(status.generation);
+    this.observedGeneration.set(status.observedGeneration);
+  }
+}
+
+/** `GET /metrics`. */
+export function metricsRoutes(metrics: Metrics): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: /^\/metrics\/?$/,
+      handle: async ({ res }) => {
+        const text = await metrics.render();
+        res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+        res.end(text);
+      },
+    },
+  ];
+}
