@@ -151,9 +151,10 @@ export const serverMachine = setup({
     recordExit: assign(({ event }, params: { reason: string }) => {
       const exit = exitOf(event);
       const message = describeExit(exit);
+      // The process is gone: its pid must not be shown as if it still ran.
       return params.reason === 'Completed'
-        ? { lastExit: exit, reason: params.reason, message }
-        : { lastExit: exit, lastError: message, reason: params.reason, message };
+        ? { lastExit: exit, pid: undefined, reason: params.reason, message }
+        : { lastExit: exit, pid: undefined, lastError: message, reason: params.reason, message };
     }),
     resetForStart: assign({ failures: 0, reason: 'StartRequested', message: undefined }),
     terminate: sendTo('process', ({ context }) => ({ type: 'process.terminate' as const, graceMs: context.graceMs })),
@@ -314,8 +315,8 @@ export const serverMachine = setup({
             // A stop wins over whatever the stop was for (a retry, a failure).
             'server.stop': { actions: assign({ afterStop: 'stopped', reason: 'StopRequested' }) },
             'process.exited': [
-              { guard: 'thenBackoff', target: '#server.backoff', actions: assign({ lastExit: ({ event }) => exitOf(event) }) },
-              { guard: 'thenFailed', target: '#server.failed', actions: assign({ lastExit: ({ event }) => exitOf(event) }) },
+              { guard: 'thenBackoff', target: '#server.backoff', actions: assign({ lastExit: ({ event }) => exitOf(event), pid: undefined }) },
+              { guard: 'thenFailed', target: '#server.failed', actions: assign({ lastExit: ({ event }) => exitOf(event), pid: undefined }) },
               {
                 target: '#server.stopped',
                 actions: assign({ lastExit: ({ event }) => exitOf(event), reason: 'Stopped', message: ({ event }) => describeExit(exitOf(event)) }),

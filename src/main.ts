@@ -17,6 +17,10 @@ import { statusRoutes } from './control/status-routes.js';
 import { apiRoutes } from './control/api.js';
 import { createControlActions, type ControlActions, type ReloadResult } from './control/actions.js';
 import { EventLog } from './control/events.js';
+import { JsonRpcHandler, jsonRpcRoutes, startJsonRpcServer } from './control/jsonrpc.js';
+import { Metrics, metricsRoutes } from './control/metrics.js';
+import { dashboardRoutes } from './control/dashboard/routes.js';
+import type { CallRecord } from './gateway/gateway.js';
 import { createHash } from 'node:crypto';
 import { generateToken, isLoopbackHost } from './control/security.js';
 import type { ListenSpec, ToolFilterSpec } from './config/types.js';
@@ -78,7 +82,9 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
 
   const logBook = new LogBook();
   // The controller is created just below; the gateway asks it about servers only once requests arrive.
+  const gatewayCalls: { observe?: (call: CallRecord) => void } = {};
   const gateway: Gateway = new Gateway({
+    onCall: (call) => gatewayCalls.observe?.(call),
     log: log.child({ component: 'gateway' }),
     version: VERSION,
     describe: (name): ServerStatus | undefined => (controller.has(name) ? controller.serverStatus(name) : undefined),
@@ -100,49 +106,15 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   const mcp = mcpRoutes(gateway, { log: log.child({ component: 'mcp' }), hasServer: (name) => controller.has(name) });
   const events = new EventLog();
   controller.subscribe((event) => events.append(event));
-
-  // Filled in once the lifecycle functions below exist; only called after start-up.
-  const lifecycle: { reload?: () => Promise<ReloadResult>; shutdown?: () => Promise<void>; exit?: (code: number) => void } = {};
-  const actions = createControlActions({
-    controller,
-    version: VERSION,
-    reload: () => lifecycle.reload!(),
-    config: () => current,
-    shutdown: () => lifecycle.shutdown!(),
-    exit: (code) => lifecycle.exit!(code),
-  });
-  const toolCount = (name: string): number | null => (gateway.registry.primary(name) ? gateway.registry.scoped(name).tools.length : null);
-
-  const loopback = isLoopbackHost(listen.host);
-  let token = settings.token ?? env.MCP_ORCHESTRATOR_TOKEN;
-  if (token === '') token = undefined;
-  if (!loopback && token === undefined) {
-    token = generateToken();
-    // Printed once, on purpose: without it nobody could call the API.
-    log.warn(`no token configured and listening on ${listen.host}; generated one for this run: ${token} (set MCP_ORCHESTRATOR_TOKEN to choose your own)`);
-  }
-  let http: RunningHttpServer | undefined;
-  try {
-    http = await startHttpServer({
-      host: listen.host,
-      port: listen.port,
-      routes: [...statusRoutes(controller), ...apiRoutes({ actions, events, logBook, toolCount, settled: () => controller.idle() }), ...mcp.routes],
-      access: { token, loopbackOnly: loopback },
-      log: log.child({ component: 'http' }),
-    });
-    log.info({ url: http.url, mcp: `${http.url}/mcp`, config: file, generation: 0 }, 'orchestrator listening');
-  } catch (error) {
-    // A stdio client may start many orchestrators; the API is a convenience for them, not a need.
-    if (!options.stdio) throw error;
-    log.warn({ err: error }, 'no HTTP listener: serving MCP on stdio only');
-  }
+  const metrics = new Metrics({ controller, events });
+  gatewayCalls.observe = (call) => metrics.observeCall(call);
 
   let current: ConfigSpec | undefined = first.result.ok ? first.result.config : undefined;
   let appliedHash = first.text === undefined ? undefined : sha256(first.text);
   const apply = (result: LoadResult, text?: string) => {
     if (text !== undefined) appliedHash = sha256(text);
-    if (result.ok) current = result.config;
     if (result.ok) {
+      current = result.config;
       gateway.registry.configure(
         result.config.gateway.separator,
         new Map<string, ToolFilterSpec>(result.config.servers.map((s) => [s.name, s.tools])),
@@ -156,9 +128,98 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     }
     controller.applyConfig(result, file);
   };
+
+  /** POST /api/reload and config/reload: read the file now; a file that holds what is applied changes nothing. */
+  const reload = async (): Promise<ReloadResult> => {
+    const { result, text } = await readAndLoad(file, env);
+    const changed = text === undefined || sha256(text) !== appliedHash;
+    if (changed) apply(result, text);
+    const status = controller.status();
+    return { changed, accepted: result.ok, generation: status.generation, error: status.configError };
+  };
+
+  let http: RunningHttpServer | undefined;
+  let watcher: ConfigWatcher | undefined;
+  // Periodic resync: re-read the file (a missed event, a mount without events) and reconcile.
+  const resync = setInterval(() => {
+    void watcher?.check();
+    controller.reconcile('resync');
+  }, settings.resyncIntervalMs);
+  resync.unref();
+  let serversStopped: Promise<void> | undefined;
+  const stopServers = () => (serversStopped ??= controller.shutdown(settings.shutdownGraceMs));
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () =>
+    (shuttingDown ??= (async () => {
+      clearInterval(resync);
+      log.info({ graceMs: settings.shutdownGraceMs }, 'shutting down: stopping every server');
+      await Promise.allSettled([watcher?.close()]);
+      await stopServers();
+      mcp.close();
+      gateway.close();
+      metrics.close();
+      await Promise.allSettled([http?.close(), rpcServer?.close()]);
+      log.info('all servers stopped');
+    })());
+
+  const actions = createControlActions({
+    controller,
+    version: VERSION,
+    reload,
+    config: () => current,
+    shutdown: stopServers,
+    exit: (code) => {
+      void shutdown().finally(() => exitAfterFlush(log, code));
+    },
+  });
+  const toolCount = (name: string): number | null => (gateway.registry.primary(name) ? gateway.registry.scoped(name).tools.length : null);
+
+  const rpc = new JsonRpcHandler(actions, log.child({ component: 'jsonrpc' }));
+
+  const loopback = isLoopbackHost(listen.host);
+  let token = settings.token ?? env.MCP_ORCHESTRATOR_TOKEN;
+  if (token === '') token = undefined;
+  if (!loopback && token === undefined) {
+    token = generateToken();
+    // Printed once, on purpose: without it nobody could call the API.
+    log.warn(`no token configured and listening on ${listen.host}; generated one for this run: ${token} (set MCP_ORCHESTRATOR_TOKEN to choose your own)`);
+  }
+  const access = { token, loopbackOnly: loopback };
+  try {
+    http = await startHttpServer({
+      host: listen.host,
+      port: listen.port,
+      routes: [
+        ...statusRoutes(controller),
+        ...apiRoutes({ actions, events, logBook, toolCount, settled: () => controller.idle(), log: log.child({ component: 'api' }) }),
+        ...jsonRpcRoutes(rpc),
+        ...metricsRoutes(metrics),
+        ...mcp.routes,
+        ...dashboardRoutes(),
+      ],
+      access,
+      log: log.child({ component: 'http' }),
+    });
+    log.info({ url: http.url, mcp: `${http.url}/mcp`, config: file, generation: 0 }, 'orchestrator listening');
+  } catch (error) {
+    // A stdio client may start many orchestrators; the API is a convenience for them, not a need.
+    if (!options.stdio) throw error;
+    log.warn({ err: error }, 'no HTTP listener: serving MCP on stdio only');
+  }
+
+  let rpcServer: RunningHttpServer | undefined;
+  const rpcPort = current?.control?.jsonrpcPort;
+  if (rpcPort !== undefined) {
+    try {
+      rpcServer = await startJsonRpcServer({ host: listen.host, port: rpcPort, handler: rpc, access, log: log.child({ component: 'jsonrpc' }) });
+      log.info({ url: rpcServer.url }, 'JSON-RPC control listening on its own port');
+    } catch (error) {
+      log.error({ err: error }, 'cannot open the JSON-RPC control port; POST /rpc on the main listener still works');
+    }
+  }
+
   apply(first.result);
 
-  let watcher: ConfigWatcher | undefined;
   try {
     watcher = await watchConfigFile(file, {
       // Unset unless asked for, so CHOKIDAR_USEPOLLING still decides.
@@ -170,42 +231,6 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   } catch (error) {
     log.error({ err: error }, 'cannot watch the config folder; edits will be picked up by the periodic resync only');
   }
-  const resync = setInterval(() => {
-    void watcher?.check();
-    controller.reconcile('resync');
-  }, settings.resyncIntervalMs);
-  resync.unref();
-
-  /** POST /api/reload and config/reload: read the file now; a file that holds what is applied changes nothing. */
-  const reload = async (): Promise<ReloadResult> => {
-    const { result, text } = await readAndLoad(file, env);
-    const changed = text === undefined || sha256(text) !== appliedHash;
-    if (changed) apply(result, text);
-    const status = controller.status();
-    return { changed, accepted: result.ok, generation: status.generation, error: status.configError };
-  };
-
-  let serversStopped: Promise<void> | undefined;
-  const stopServers = () => (serversStopped ??= controller.shutdown(settings.shutdownGraceMs));
-
-  let shuttingDown: Promise<void> | undefined;
-  const shutdown = () =>
-    (shuttingDown ??= (async () => {
-      clearInterval(resync);
-      log.info({ graceMs: settings.shutdownGraceMs }, 'shutting down: stopping every server');
-      await Promise.allSettled([watcher?.close()]);
-      await stopServers();
-      mcp.close();
-      gateway.close();
-      await http?.close();
-      log.info('all servers stopped');
-    })());
-
-  lifecycle.reload = reload;
-  lifecycle.shutdown = stopServers;
-  lifecycle.exit = (code) => {
-    void shutdown().finally(() => exitAfterFlush(log, code));
-  };
 
   return {
     controller,

@@ -61,6 +61,7 @@ export function redactConfig(config: ConfigSpec) {
     file: config.file,
     orchestrator: { ...config.orchestrator, token: config.orchestrator.token === undefined ? null : REDACTED },
     gateway: config.gateway,
+    control: config.control ?? {},
     servers: config.servers.map((s) => ({
       ...s,
       repo: s.repo === undefined ? undefined : redactUrl(s.repo),

@@ -3,6 +3,7 @@
  * and two SSE streams, `/api/events` (resumable with Last-Event-ID) and a server's logs.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../log.js';
 import type { LogBook } from '../runtime/logbook.js';
 import type { ServerStatus } from '../reconcile/status.js';
 import { ActionError, type ControlActions } from './actions.js';
@@ -19,6 +20,7 @@ export interface ApiOptions {
   toolCount: (name: string) => number | null;
   /** Resolves once the controller has acted on what was asked (its reconcile loop is idle). */
   settled: () => Promise<void>;
+  log: Logger;
 }
 
 const STATUS_OF: Record<ActionError['kind'], number> = { 'not-found': 404, conflict: 409, 'bad-request': 400 };
@@ -49,7 +51,9 @@ function lastEventId(req: IncomingMessage, url: URL): number | undefined {
 }
 
 export function apiRoutes(options: ApiOptions): Route[] {
-  const { actions, events, logBook } = options;
+  const { actions, events, logBook, log } = options;
+  const dropped = (stream: string) => (bufferedBytes: number) =>
+    log.warn({ stream, bufferedBytes }, 'dropped a stream reader that stopped reading; it may reconnect and resume');
   const withTools = (status: ServerStatus) => ({ ...status, tools: options.toolCount(status.name) });
 
   const action = (name: 'start' | 'stop' | 'restart'): Route => ({
@@ -100,7 +104,7 @@ export function apiRoutes(options: ApiOptions): Route[] {
       path: /^\/api\/events$/,
       handle: ({ req, res, url }) => {
         const after = lastEventId(req, url);
-        const stream = openSse(res);
+        const stream = openSse(res, { onDrop: dropped('events') });
         // Replay what the client missed (or, on a first connect, nothing), then go live.
         const backlog = after === undefined ? [] : events.since(after);
         for (const stored of backlog) stream.send(stored.event, { id: stored.id, event: stored.event.type });
@@ -123,7 +127,7 @@ export function apiRoutes(options: ApiOptions): Route[] {
           sendJson(res, 200, { server: name, lines: backlog });
           return;
         }
-        const stream = openSse(res);
+        const stream = openSse(res, { onDrop: dropped(`logs of ${name}`) });
         for (const line of backlog) stream.send(line, { id: line.seq, event: 'line' });
         const unsubscribe = logBook.follow(name, (line) => stream.send(line, { id: line.seq, event: 'line' }));
         stream.onClose(unsubscribe);

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { ActionError, type ControlActions } from './actions.js';
 import { HttpError, startHttpServer, type Route, type RunningHttpServer } from './http.js';
-import type { AccessPolicy } from './security.js';
+import { checkAccess, type AccessPolicy } from './security.js';
 
 /** The spec's codes, plus ours in the server-error range. */
 export const RpcErrorCodes = {
@@ -278,14 +278,32 @@ export interface JsonRpcServerOptions {
   log: Logger;
 }
 
-/** A listener of its own that answers JSON-RPC on POST to any path, like the seed's server. */
+/**
+ * A listener of its own that answers JSON-RPC on POST to any path, like the seed's server, under
+ * the same access policy as `/rpc`.
+ */
 export function startJsonRpcServer(options: JsonRpcServerOptions): Promise<RunningHttpServer> {
-  const { handler } = options;
+  const { handler, access } = options;
   return startHttpServer({
     host: options.host,
     port: options.port,
-    access: options.access,
+    access,
     log: options.log,
-    routes: [{ method: 'POST', path: /^\/.*$/, handle: ({ req, res }) => answer(handler, req, res) }],
+    routes: [
+      {
+        method: 'POST',
+        path: /^\/.*$/,
+        handle: ({ req, res }) => {
+          // The listener lets public paths (`/`, `/healthz`) through without a token; here every
+          // path is the control door, so judge it as `/rpc`.
+          const verdict = checkAccess(req, '/rpc', access);
+          if (!verdict.ok) {
+            if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
+            throw new HttpError(verdict.status, verdict.message);
+          }
+          return answer(handler, req, res);
+        },
+      },
+    ],
   });
 }

@@ -14,6 +14,9 @@ export const METRICS_PREFIX = 'mcp_orchestrator_';
 
 const STATES: readonly ServerStateName[] = ['pending', 'cloning', 'installing', 'starting', 'running', 'backoff', 'stopping', 'stopped', 'failed'];
 
+/** States in which the server has a live process (in backoff the status still shows the last pid). */
+const LIVE: ReadonlySet<ServerStateName> = new Set(['starting', 'running', 'stopping']);
+
 /** MCP calls range from a cached list (a millisecond) to a slow tool (tens of seconds). */
 export const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -145,7 +148,7 @@ export class Metrics {
       const labels = { server: server.name };
       for (const state of STATES) this.state.set({ server: server.name, state }, state === server.state ? 1 : 0);
       this.ready.set(labels, server.ready ? 1 : 0);
-      this.up.set(labels, server.pid !== null ? 1 : 0);
+      this.up.set(labels, server.pid !== null && LIVE.has(server.state) ? 1 : 0);
       this.stateSeconds.set(labels, Math.max(0, (now - Date.parse(server.since)) / 1000));
       // Present at 0 from the start, so rate() sees the first increment.
       this.restarts.inc(labels, 0);

@@ -13,7 +13,14 @@ export interface SseStream {
   close(): void;
 }
 
-export function openSse(res: ServerResponse, maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES): SseStream {
+export interface SseOptions {
+  maxBufferedBytes?: number;
+  /** Told when the reader is dropped for letting too much pile up. */
+  onDrop?: (bufferedBytes: number) => void;
+}
+
+export function openSse(res: ServerResponse, options: SseOptions = {}): SseStream {
+  const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   res.flushHeaders();
   let closed = false;
@@ -31,17 +38,18 @@ export function openSse(res: ServerResponse, maxBufferedBytes = DEFAULT_MAX_BUFF
   keepalive.unref();
   res.once('close', close);
   return {
-    send(data, options = {}) {
+    send(data, meta = {}) {
       if (closed) return false;
       if (res.writableLength > maxBufferedBytes) {
         // The reader is not keeping up: drop it; it can reconnect and resume with Last-Event-ID.
+        options.onDrop?.(res.writableLength);
         res.destroy();
         close();
         return false;
       }
       let frame = '';
-      if (options.id !== undefined) frame += `id: ${options.id}\n`;
-      if (options.event) frame += `event: ${options.event}\n`;
+      if (meta.id !== undefined) frame += `id: ${meta.id}\n`;
+      if (meta.event) frame += `event: ${meta.event}\n`;
       frame += `data: ${JSON.stringify(data)}\n\n`;
       res.write(frame);
       return true;

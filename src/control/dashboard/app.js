@@ -185,6 +185,15 @@ function stateClass(state) {
   return STATES.includes(state) ? `state-${state}` : 'state-unknown';
 }
 
+/** The timeline's colour for a transition into `state`. */
+function toneOf(state) {
+  if (state === 'running') return 'tone-ok';
+  if (state === 'failed') return 'tone-bad';
+  if (state === 'backoff' || state === 'stopping') return 'tone-warn';
+  if (state === 'stopped') return 'tone-idle';
+  return 'tone-info';
+}
+
 function createCard(name) {
   const refs = {};
   const field = (key, label) => {
@@ -381,13 +390,11 @@ async function refresh() {
 // ---------------------------------------------------------------------------------------------
 // Event timeline
 
-let lastEventSeen = 0;
-
 function describeEvent(type, data) {
   const server = typeof data.server === 'string' ? data.server : null;
   switch (type) {
     case 'transition':
-      return { server, text: `${data.from ?? '?'} → ${data.to ?? '?'}${data.reason ? ` (${data.reason})` : ''}`, detail: data.message ?? '', tone: stateClass(data.to) };
+      return { server, text: `${data.from ?? '?'} → ${data.to ?? '?'}${data.reason ? ` (${data.reason})` : ''}`, detail: data.message ?? '', tone: toneOf(data.to) };
     case 'config':
       return data.accepted
         ? { server: null, text: `config generation ${data.generation} accepted`, detail: '', tone: 'tone-ok' }
@@ -433,6 +440,8 @@ function setConnection(state, detail) {
 
 function followEvents() {
   followEventStream('/api/events', {
+    // Resuming "after event 0" replays the events the orchestrator still keeps: a timeline at once.
+    lastEventId: '0',
     headers: authHeaders,
     onUnauthorized: requestToken,
     onState: (state, detail) => {
@@ -440,12 +449,8 @@ function followEvents() {
       // Whatever happened while we were away is in the status, not in the events we missed.
       if (state === 'open') scheduleRefresh(0);
     },
-    onEvent: ({ id, event, data }) => {
-      const numeric = Number(id);
-      if (id !== null && Number.isFinite(numeric)) {
-        if (numeric <= lastEventSeen) return;
-        lastEventSeen = numeric;
-      }
+    // A reconnect sends Last-Event-ID and the server replays only what we missed: no duplicates.
+    onEvent: ({ event, data }) => {
       let payload;
       try {
         payload = JSON.parse(data);
@@ -475,7 +480,7 @@ function openLogs(name, opener) {
   $('logs-jump').hidden = true;
   pane.hidden = false;
   document.body.classList.add('logs-open');
-  const view = { name, opener, lastSeq: -1, stick: true, queue: [], flushTimer: null, stream: null };
+  const view = { name, opener, stick: true, queue: [], flushTimer: null, stream: null };
   logView = view;
   const flush = () => {
     view.flushTimer = null;
@@ -509,11 +514,6 @@ function openLogs(name, opener) {
         return;
       }
       if (!entry || typeof entry !== 'object') return;
-      // A reconnect may replay the tail; lines carry a sequence number, so skip what we showed.
-      if (typeof entry.seq === 'number') {
-        if (entry.seq <= view.lastSeq) return;
-        view.lastSeq = entry.seq;
-      }
       view.queue.push(entry);
       if (view.flushTimer === null) view.flushTimer = setTimeout(flush, 30);
     },
@@ -556,10 +556,12 @@ function bindLogPane() {
   $('logs-jump').addEventListener('click', () => {
     body.scrollTop = body.scrollHeight;
     if (logView) logView.stick = true;
+    // The button hides itself: keep focus in the pane rather than dropping it on <body>.
+    body.focus();
     $('logs-jump').hidden = true;
   });
-  $('logs').addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') closeLogs();
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && logView && !$('token-dialog').open) closeLogs();
   });
 }
 

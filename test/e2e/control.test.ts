@@ -1,0 +1,208 @@
+/**
+ * The control API of a real orchestrator: manual actions, the redacted config, resumable events,
+ * and a log stream whose slow reader is dropped rather than allowed to grow memory.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { atomicSave } from '../helpers/editors.js';
+import { byName, isAlive, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { waitFor } from '../helpers/wait.js';
+
+const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
+const stdio = (name: string, env: Record<string, string> = {}) =>
+  `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${STEADY}"]\ntransport = "stdio"\nenv = { ${Object.entries({ NAME: name, ...env })
+    .map(([k, v]) => `${k} = "${v}"`)
+    .join(', ')} }\n`;
+
+let dir: string;
+let file: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mcpo-ctl-'));
+  file = join(dir, 'mcp_config.toml');
+});
+afterEach(async () => {
+  await stopAll();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface SseEvent {
+  id: number;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** Read SSE events from `path` until `enough` says so (bounded), then disconnect. */
+async function readEvents(orch: RunningOrchestrator, path: string, enough: (events: SseEvent[]) => boolean, headers: Record<string, string> = {}): Promise<SseEvent[]> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 15_000);
+  const events: SseEvent[] = [];
+  try {
+    const response = await fetch(`${orch.url}${path}`, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    while (!enough(events)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end = buffer.indexOf('\n\n');
+      while (end !== -1) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const field = (name: string) => frame.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+        const data = field('data');
+        if (data !== undefined) events.push({ id: Number(field('id')), event: field('event') ?? 'message', data: JSON.parse(data) as Record<string, unknown> });
+        end = buffer.indexOf('\n\n');
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+  return events;
+}
+
+const post = (orch: RunningOrchestrator, path: string) => orch.api<Record<string, unknown>>(path, { method: 'POST' });
+
+describe('control API', () => {
+  it('restart gives a new pid and a restart event; unknown servers are 404, conflicting actions 409', async () => {
+    await writeFile(file, stdio('a') + stdio('off').replace('transport = "stdio"', 'transport = "stdio"\nenabled = false'));
+    const orch = await startCli(file);
+    const before = byName(await orch.until((s) => byName(s, 'a')?.state === 'running', 'a running'), 'a')!;
+
+    const restarted = await post(orch, '/api/servers/a/restart');
+    expect(restarted.status).toBe(200);
+    expect(restarted.body.state).toMatch(/stopping|stopped|pending|installing|starting|running/);
+    const after = await orch.until((s) => byName(s, 'a')?.state === 'running' && byName(s, 'a')!.pid !== before.pid, 'new pid');
+    expect(isAlive(before.pid!)).toBe(false);
+    const events = await readEvents(orch, '/api/events?since=0', (e) => e.some((x) => x.event === 'action'));
+    expect(events.find((e) => e.event === 'action')?.data).toMatchObject({ type: 'action', server: 'a', action: 'restart' });
+    expect(byName(after, 'a')!.pid).not.toBe(before.pid);
+
+    const missing = await post(orch, '/api/servers/nope/restart');
+    expect(missing.status).toBe(404);
+    expect((missing.body.error as { message: string }).message).toContain('no server named "nope"');
+    const disabled = await post(orch, '/api/servers/off/start');
+    expect(disabled.status).toBe(409);
+    expect((disabled.body.error as { message: string }).message).toContain('disabled in the config');
+    const running = await post(orch, '/api/servers/a/start');
+    expect(running.status).toBe(409);
+  });
+
+  it('a manual stop holds across a config edit that does not touch the server, until started', async () => {
+    await writeFile(file, stdio('held') + stdio('other', { V: '1' }));
+    const orch = await startCli(file);
+    await orch.until((s) => s.servers.every((x) => x.state === 'running'), 'both running');
+    const stopped = await post(orch, '/api/servers/held/stop');
+    expect(stopped.status).toBe(200);
+    await orch.until((s) => byName(s, 'held')?.state === 'stopped', 'held stopped');
+    expect((await post(orch, '/api/servers/held/stop')).status).toBe(409);
+
+    await atomicSave(file, stdio('held') + stdio('other', { V: '2' }));
+    await orch.until((s) => s.generation === 2 && s.observedGeneration === 2 && byName(s, 'other')?.state === 'running', 'edit applied');
+    expect((await orch.server('held'))!.state).toBe('stopped');
+
+    expect((await post(orch, '/api/servers/held/start')).status).toBe(200);
+    await orch.until((s) => byName(s, 'held')?.state === 'running', 'held running again');
+  });
+
+  it('GET /api/config never shows an env value or the token; POST /api/reload re-reads the file', async () => {
+    await writeFile(file, `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}`);
+    const orch = await startCli(file);
+    const auth = { headers: { authorization: 'Bearer tok-3f9a' } };
+    const config = await orch.api<{ servers: { env: Record<string, string> }[] }>('/api/config', auth);
+    expect(config.status).toBe(200);
+    const text = JSON.stringify(config.body);
+    for (const secret of ['sk-live-7c21', 'p4ss', 'tok-3f9a']) expect(text).not.toContain(secret);
+    expect(config.body.servers[0]!.env).toEqual({ NAME: '[redacted]', API_KEY: '[redacted]', OTHER: '[redacted]' });
+    expect(orch.logs.some((l) => JSON.stringify(l).includes('sk-live-7c21'))).toBe(false);
+
+    const unchanged = await orch.api<{ changed: boolean }>('/api/reload', { method: 'POST', ...auth });
+    expect(unchanged).toMatchObject({ status: 200, body: { changed: false } });
+    // Written in place without a watcher event in between is still picked up by a reload.
+    await writeFile(file, `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}${stdio('b')}`);
+    const reloaded = await orch.api<{ changed: boolean; accepted: boolean; generation: number }>('/api/reload', { method: 'POST', ...auth });
+    expect(reloaded.body).toMatchObject({ accepted: true });
+    await waitFor(async () => (await orch.api<{ servers: { name: string }[] }>('/api/servers', auth)).body.servers.some((s) => s.name === 'b'), {
+      message: 'b configured',
+    });
+  });
+
+  it('off loopback the API wants the token', async () => {
+    await writeFile(file, stdio('a'));
+    const orch = await startCli(file, { args: ['--listen', '0.0.0.0:0'], env: { MCP_ORCHESTRATOR_TOKEN: '' } });
+    const url = orch.url.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
+    expect((await fetch(`${url}/api/servers`)).status).toBe(401);
+    expect((await fetch(`${url}/api/servers/a/restart`, { method: 'POST' })).status).toBe(401);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('event and log streams', () => {
+  it('a client that reconnects with Last-Event-ID gets the events it missed', async () => {
+    await writeFile(file, stdio('a'));
+    const orch = await startCli(file);
+    await orch.until((s) => byName(s, 'a')?.state === 'running', 'running');
+    const first = await readEvents(orch, '/api/events?since=0', (e) => e.some((x) => x.event === 'transition' && x.data.to === 'running'));
+    const lastSeen = first[first.length - 1]!.id;
+    expect(first.map((e) => e.id)).toEqual(first.map((_, i) => first[0]!.id + i));
+
+    // While disconnected: a restart happens.
+    await post(orch, '/api/servers/a/restart');
+    await orch.until((s) => byName(s, 'a')?.state === 'running' && (byName(s, 'a')?.restarts ?? 0) === 0, 'restarted');
+    const missed = await readEvents(orch, '/api/events', (e) => e.some((x) => x.event === 'transition' && x.data.to === 'running'), { 'last-event-id': String(lastSeen) });
+    expect(missed[0]!.id).toBe(lastSeen + 1);
+    expect(missed.map((e) => e.event)).toContain('action');
+    expect(missed.some((e) => e.data.to === 'stopping')).toBe(true);
+  });
+
+  it("a log reader that never reads is dropped, and the orchestrator's memory stays bounded", async () => {
+    const chatty = join(dir, 'chatty.js');
+    // A stdio MCP server (the steady fixture) that floods stderr on a signal file's appearance.
+    await writeFile(
+      chatty,
+      `const fs = require('fs'); const line = 'x'.repeat(1000);\n` +
+        `const flood = setInterval(() => { if (!fs.existsSync(${JSON.stringify(join(dir, 'go'))})) return; clearInterval(flood);\n` +
+        `  let n = 0; const burst = () => { for (let i = 0; i < 2000 && n < 80000; i++, n++) process.stderr.write(line + '\\n'); if (n < 80000) setImmediate(burst); else fs.writeFileSync(${JSON.stringify(join(dir, 'done'))}, ''); }; burst(); }, 50);\n` +
+        `require(${JSON.stringify(STEADY)});\n`,
+    );
+    await writeFile(file, `[[server]]\nname = "chatty"\ncommand = ["${process.execPath}", "${chatty}"]\ntransport = "stdio"\n`);
+    const orch = await startCli(file, { env: { LOG_LEVEL: 'info' } });
+    await orch.until((s) => byName(s, 'chatty')?.state === 'running', 'running');
+    const rss = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${orch.child.pid}/status`, 'utf8'))?.[1]) * 1024;
+
+    // A follower that sends its request and then never reads a byte.
+    const port = Number(new URL(orch.url).port);
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.pause();
+    socket.write(`GET /api/servers/chatty/logs?tail=0&follow=1 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`);
+    let closedByServer = false;
+    // The drop may arrive as a reset rather than an orderly close: both count.
+    socket.on('error', () => (closedByServer = true));
+    socket.once('close', () => (closedByServer = true));
+
+    const before = await rss();
+    await writeFile(join(dir, 'go'), '');
+    await waitFor(async () => readFile(join(dir, 'done')).then(() => true), { timeoutMs: 60_000, message: '80 MB of output written' });
+    // Let the orchestrator catch up with the pipe.
+    await waitFor(async () => {
+      const last = await orch.api<{ lines: { line: string }[] }>('/api/servers/chatty/logs?tail=1');
+      return last.body.lines.length === 1;
+    }, { timeoutMs: 30_000, message: 'output consumed' });
+    const growth = (await rss()) - before;
+    console.info(`[measure] RSS growth with a stalled log follower over 80 MB of output: ${(growth / 1048576).toFixed(1)} MiB`);
+    // Without the bound, the unread SSE response would hold all 80 MB (and more, framed as JSON).
+    expect(growth).toBeLessThan(40 * 1024 * 1024);
+    await waitFor(() => orch.logs.some((l) => l.msg.startsWith('dropped a stream reader')), { timeoutMs: 10_000, message: 'stalled follower dropped' });
+    socket.resume();
+    await waitFor(() => closedByServer, { timeoutMs: 10_000, message: 'the dropped connection closes' });
+    socket.destroy();
+    // The orchestrator still answers, and the buffer kept only the last lines.
+    const tail = await orch.api<{ lines: unknown[] }>('/api/servers/chatty/logs?tail=5000');
+    expect(tail.body.lines.length).toBeLessThanOrEqual(1_000);
+  });
+});
