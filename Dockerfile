@@ -51,6 +51,9 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The dashboard's page, script and styles are served as they are (no build step): the compiled
+# routes read them from src/control/dashboard beside dist/.
+COPY --from=build /app/src/control/dashboard ./src/control/dashboard
 
 # /opt/mcps is the orchestrator's home: the default config, the clones (repos/) and server data
 # (data/). The folders exist in the image, owned by `node`, so a fresh named volume mounted on
