@@ -2,29 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { Controller } from '../../src/reconcile/controller.js';
 import { silentLogger } from '../../src/log.js';
-import type { ConfigIssue, LoadResult, ServerSpec } from '../../src/config/types.js';
-import { fakeEffects, flush, spec, type EffectOptions } from './fakes.js';
-
-function loaded(servers: ServerSpec[], issues: ConfigIssue[] = [], rejectedNames: string[] = []): LoadResult {
-  return {
-    ok: true,
-    issues,
-    rejectedNames,
-    config: {
-      file: '/tmp/mcp_config.toml',
-      orchestrator: {
-        listen: { host: '127.0.0.1', port: 8080 },
-        reposDir: '/tmp/repos',
-        logLevel: 'info',
-        shutdownGraceMs: 5_000,
-        watchPoll: false,
-        resyncIntervalMs: 30_000,
-      },
-      gateway: { separator: '_' },
-      servers,
-    },
-  };
-}
+import type { ConfigIssue } from '../../src/config/types.js';
+import { fakeEffects, flush, loaded, spec, type EffectOptions } from './fakes.js';
 
 function setup(options: EffectOptions = { autoClone: true, autoInstall: true, autoReady: true }) {
   const clock = new SimulatedClock();
@@ -232,7 +211,7 @@ describe('controller', () => {
   it('emits one transition event per state change and a config event per load', async () => {
     const t = setup();
     const events: string[] = [];
-    t.controller.subscribe((e) => events.push(e.type === 'transition' ? `${e.server}:${e.from}>${e.to}:${e.reason}` : `config:${e.generation}`));
+    t.controller.subscribe((e) => events.push(e.type === 'transition' ? `${e.server}:${e.from}>${e.to}:${e.reason}` : e.type === 'config' ? `config:${e.generation}` : e.type));
     t.controller.applyConfig(loaded([spec({ name: 'a' })]));
     await t.settle();
     expect(events).toEqual([

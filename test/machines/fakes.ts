@@ -12,7 +12,7 @@ import {
   type ProcessInput,
   type ServerStateName,
 } from '../../machines/server.js';
-import type { ServerSpec } from '../../src/config/types.js';
+import type { ConfigIssue, LoadResult, ServerSpec } from '../../src/config/types.js';
 
 export function spec(overrides: Partial<ServerSpec> = {}): ServerSpec {
   return {
@@ -28,6 +28,28 @@ export function spec(overrides: Partial<ServerSpec> = {}): ServerSpec {
     startupTimeoutMs: 10_000,
     tools: { allow: ['*'], deny: [] },
     ...overrides,
+  };
+}
+
+/** An accepted config load holding `servers`, with defaults elsewhere. */
+export function loaded(servers: ServerSpec[], issues: ConfigIssue[] = [], rejectedNames: string[] = []): LoadResult {
+  return {
+    ok: true,
+    issues,
+    rejectedNames,
+    config: {
+      file: '/tmp/mcp_config.toml',
+      orchestrator: {
+        listen: { host: '127.0.0.1', port: 8080 },
+        reposDir: '/tmp/repos',
+        logLevel: 'info',
+        shutdownGraceMs: 5_000,
+        watchPoll: false,
+        resyncIntervalMs: 30_000,
+      },
+      gateway: { separator: '_' },
+      servers,
+    },
   };
 }
 

@@ -2,55 +2,18 @@
  * Metrics from a real Controller (scripted server machine, simulated clock) and a real EventLog,
  * read back through a Prometheus text-format parser.
  */
-import { createRequire } from 'node:module';
+import parsePrometheus from 'parse-prometheus-text-format';
 import type { Histogram } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import type { LoadResult, ServerSpec } from '../../src/config/types.js';
 import { EventLog } from '../../src/control/events.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/control/http.js';
 import { exitOutcome, Metrics, metricsRoutes } from '../../src/control/metrics.js';
 import { silentLogger } from '../../src/log.js';
 import { Controller } from '../../src/reconcile/controller.js';
-import { fakeEffects, flush, spec } from '../machines/fakes.js';
+import { fakeEffects, flush, loaded, spec } from '../machines/fakes.js';
 
-interface Sample {
-  value?: string;
-  labels?: Record<string, string>;
-  buckets?: Record<string, string>;
-  count?: string;
-  sum?: string;
-}
-interface Family {
-  name: string;
-  help: string;
-  type: string;
-  metrics: Sample[];
-}
-
-// The parser ships no types; its shape is the prom2json one above.
-const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => Family[];
-
-function loaded(servers: ServerSpec[]): LoadResult {
-  return {
-    ok: true,
-    issues: [],
-    rejectedNames: [],
-    config: {
-      file: '/tmp/mcp_config.toml',
-      orchestrator: {
-        listen: { host: '127.0.0.1', port: 8080 },
-        reposDir: '/tmp/repos',
-        logLevel: 'info',
-        shutdownGraceMs: 5_000,
-        watchPoll: false,
-        resyncIntervalMs: 30_000,
-      },
-      gateway: { separator: '_' },
-      servers,
-    },
-  };
-}
+type Family = ReturnType<typeof parsePrometheus>[number];
 
 const closers: (() => unknown)[] = [];
 afterEach(async () => {
