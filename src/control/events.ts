@@ -26,8 +26,13 @@ export class EventLog {
     return stored;
   }
 
-  /** Events after `id` that are still kept (all kept ones when `id` is older than the oldest). */
+  /**
+   * Events after `id` that are still kept (all kept ones when `id` is older than the oldest). An
+   * `id` newer than any issued came from an earlier orchestrator process (ids restart with it):
+   * that client gets everything kept.
+   */
   since(id: number): StoredEvent[] {
+    if (id > this.lastId) return [...this.events];
     const first = this.events.findIndex((e) => e.id > id);
     return first === -1 ? [] : this.events.slice(first);
   }

@@ -293,7 +293,8 @@ function tickCard(card, now) {
   const since = Date.parse(server.since);
   if (server.state === 'backoff' && server.nextRetryAt) {
     setText(card.refs.uptimeLabel, 'Retry in');
-    setText(card.refs.uptime, formatDuration(Date.parse(server.nextRetryAt) - now));
+    const left = Date.parse(server.nextRetryAt) - now;
+    setText(card.refs.uptime, left > 0 ? formatDuration(left) : 'due');
   } else if (server.state === 'running') {
     setText(card.refs.uptimeLabel, 'Uptime');
     setText(card.refs.uptime, Number.isNaN(since) ? '—' : formatDuration(now - since));
