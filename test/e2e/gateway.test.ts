@@ -276,6 +276,45 @@ describe('gateway over Streamable HTTP', () => {
   });
 });
 
+describe('gateway edges', () => {
+  const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
+  const FOREVER = fileURLToPath(new URL('../fixtures/servers/forever.js', import.meta.url));
+
+  it('logs a non-JSON line on a stdio server\'s stdout as its output, and serves it anyway', async () => {
+    const file = join(dir, 'mcp_config.toml');
+    await writeFile(file, stdio('chatty', [process.execPath, STEADY], 'env = { BANNER = "Welcome to chatty v1 (not JSON)" }'));
+    const orch = await startCli(file);
+    await orch.until((s) => byName(s, 'chatty')?.state === 'running', 'running despite the banner');
+    const logs = await orch.api<{ lines: { stream: string; line: string }[] }>('/api/servers/chatty/logs');
+    expect(logs.body.lines).toContainEqual(expect.objectContaining({ stream: 'stdout', line: 'Welcome to chatty v1 (not JSON)' }));
+    const client = await httpClient(orch);
+    expect(text(await client.callTool({ name: 'chatty_whoami', arguments: {} }))).toContain('steady');
+  });
+
+  it('a stdio server that never completes the handshake goes to backoff with a readable error', async () => {
+    const file = join(dir, 'mcp_config.toml');
+    await writeFile(file, `[[server]]\nname = "mute"\ncommand = ["${process.execPath}", "${FOREVER}"]\ntransport = "stdio"\nstartup_timeout = "1s"\n`);
+    const orch = await startCli(file);
+    const status = await orch.until((s) => byName(s, 'mute')?.state === 'backoff', 'backoff after the timeout', 15_000);
+    expect(byName(status, 'mute')!.lastError).toBe('not ready within startup_timeout (1s)');
+  });
+
+  it('applies a server\'s tools allow/deny filter to listing and calling', async () => {
+    const file = join(dir, 'mcp_config.toml');
+    await writeFile(file, stdio('fixture', [process.execPath, FIXTURE], 'tools = { allow = ["who*", "slow"], deny = ["slow"] }'));
+    const orch = await startCli(file);
+    await orch.until((s) => byName(s, 'fixture')?.state === 'running', 'running');
+    const client = await httpClient(orch);
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names).toEqual(['fixture_whoami']);
+    const denied = await client.callTool({ name: 'fixture_slow', arguments: {} }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(denied?.message).toContain('unknown tool "fixture_slow"');
+  });
+});
+
 describe('gateway over stdio', () => {
   it('run --stdio passes the listing-and-calling test, with nothing but JSON-RPC on stdout', async () => {
     const { file, files } = await threeServers();
