@@ -335,6 +335,16 @@ ${resultsTable(table, outcomes, info.concurrencies)}
 
 ${checksText(checkList)}
 
+### Reading the stdio checks
+
+\`run --stdio\` puts a second process between the client and the server, so every call crosses two
+more pipes and wakes one more process. \`stdio-relay\` measures exactly that and nothing else, in
+the same run: a byte relay that parses nothing. Its ratios to direct stdio are the floor any stdio
+gateway sits on here; what \`orchestrator-stdio\` adds above that row is the gateway's own work
+(parsing each message, routing it, remapping its id). On a 2-core machine shared by client,
+gateway and server, the floor alone can exceed the 1.5× p50 and 0.6× calls/s targets; compare with
+it before reading a FAIL as the gateway's.
+
 ## Failures
 
 ${failuresText(outcomes)}

@@ -5,7 +5,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { corkUntilNextTick } from './child-transport.js';
+import { coalesceWrites } from './child-transport.js';
 import type { Gateway } from './gateway.js';
 import { ErrorCodes, failure, isMessage, isRequest, type Message, type Notification, type Response } from './jsonrpc.js';
 
@@ -20,7 +20,7 @@ export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Pro
   const { input, output, log } = options;
   const write = (message: Message | Message[]) => {
     if (output.writableEnded) return;
-    corkUntilNextTick(output);
+    coalesceWrites(output);
     output.write(`${JSON.stringify(message)}\n`);
   };
   const session = gateway.createSession({
