@@ -14,7 +14,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * `{` or `$` stays as it is. The default is literal text up to the first `}`.
  * Missing variables become "" in `value` and each gets a message. Pure; never throws.
  */
-export function interpolateString(text: string, env: NodeJS.ProcessEnv): { value: string; problems: string[] } {
+export function interpolateString(text: string, env: NodeJS.ProcessEnv, substituted: string[] = []): { value: string; problems: string[] } {
   const problems: string[] = [];
   let value = '';
   let i = 0;
@@ -39,13 +39,13 @@ export function interpolateString(text: string, env: NodeJS.ProcessEnv): { value
       problems.push(`unterminated "\${" at character ${dollar + 1}; close it with "}", or write "$$" for a literal "$"`);
       return { value: value + text.slice(dollar), problems };
     }
-    value += expand(text.slice(dollar + 2, close), env, problems);
+    value += expand(text.slice(dollar + 2, close), env, problems, substituted);
     i = close + 1;
   }
   return { value: value + text.slice(i), problems };
 }
 
-function expand(body: string, env: NodeJS.ProcessEnv, problems: string[]): string {
+function expand(body: string, env: NodeJS.ProcessEnv, problems: string[], substituted: string[]): string {
   const match = /^([^:-]*)(:-|-)?([\s\S]*)$/.exec(body);
   const name = match?.[1] ?? '';
   const operator = match?.[2];
@@ -55,24 +55,29 @@ function expand(body: string, env: NodeJS.ProcessEnv, problems: string[]): strin
     return '';
   }
   const set = env[name];
-  if (operator === ':-') return set === undefined || set === '' ? (match?.[3] ?? '') : set;
-  if (operator === '-') return set === undefined ? (match?.[3] ?? '') : set;
+  const fromEnv = (v: string) => {
+    substituted.push(v);
+    return v;
+  };
+  if (operator === ':-') return set === undefined || set === '' ? (match?.[3] ?? '') : fromEnv(set);
+  if (operator === '-') return set === undefined ? (match?.[3] ?? '') : fromEnv(set);
   if (set === undefined) {
     problems.push(`environment variable ${name} is not set; export it or write \${${name}:-default}`);
     return '';
   }
-  return set;
+  return fromEnv(set);
 }
 
 /**
  * Apply {@link interpolateString} to every string value of a parsed TOML tree (never to keys),
  * returning a new tree and one issue per problem with the path of its string. Pure; never throws.
  */
-export function interpolateTree<T>(tree: T, env: NodeJS.ProcessEnv): { value: T; issues: InterpolationIssue[] } {
+export function interpolateTree<T>(tree: T, env: NodeJS.ProcessEnv): { value: T; issues: InterpolationIssue[]; substituted: string[] } {
   const issues: InterpolationIssue[] = [];
+  const substituted: string[] = [];
   const walk = (node: unknown, path: (string | number)[]): unknown => {
     if (typeof node === 'string') {
-      const { value, problems } = interpolateString(node, env);
+      const { value, problems } = interpolateString(node, env, substituted);
       for (const message of problems) issues.push({ path: [...path], message });
       return value;
     }
@@ -83,7 +88,8 @@ export function interpolateTree<T>(tree: T, env: NodeJS.ProcessEnv): { value: T;
     }
     return node;
   };
-  return { value: walk(tree, []) as T, issues };
+  const value = walk(tree, []) as T;
+  return { value, issues, substituted: [...new Set(substituted)] };
 }
 
 /** A TOML table as parsed: a plain object (dates are objects too, but not plain ones). */

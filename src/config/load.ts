@@ -99,12 +99,14 @@ function load(raw: string, file: string, env: NodeJS.ProcessEnv, cwd: string): L
   // The position parser runs only when there is something to point at.
   let locator: Locator | undefined;
   const locate: Locator = (path, at) => (locator ??= createLocator(text))(path, at);
+  // A message may quote a value; one that came from the environment must not reach a log or the API.
+  const secrets = interpolated.substituted.filter((v) => v.length >= MIN_SECRET_LENGTH);
   const toIssue = (issue: Located | EntryIssue): ConfigIssue => ({
     file,
     ...locate(issue.path, issue.at ?? 'value'),
     path: formatPath(issue.path),
     ...(issue.server !== undefined ? { server: issue.server } : {}),
-    message: issue.message,
+    message: scrub(issue.message, secrets),
   });
   const byPosition = (a: ConfigIssue, b: ConfigIssue) => a.line - b.line || a.column - b.column;
   const entryIssues = servers.issues.map(toIssue);
@@ -114,10 +116,27 @@ function load(raw: string, file: string, env: NodeJS.ProcessEnv, cwd: string): L
   }
   return {
     ok: true,
-    config: { file: absolute, orchestrator: finalOrchestrator, gateway, ...(control !== undefined ? { control } : {}), servers: servers.servers },
+    config: {
+      file: absolute,
+      orchestrator: finalOrchestrator,
+      gateway,
+      ...(control !== undefined ? { control } : {}),
+      servers: servers.servers,
+      ...(secrets.length > 0 ? { secrets } : {}),
+    },
     issues: entryIssues.sort(byPosition),
     rejectedNames: servers.rejectedNames,
   };
+}
+
+/** Shorter substituted values (a port, a flag) are not secrets, and replacing them would garble messages. */
+const MIN_SECRET_LENGTH = 4;
+
+/** `text` with every occurrence of each secret replaced by `[redacted]`. */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('[redacted]');
+  return out;
 }
 
 /** Validate one global section, pushing its issues (minus those on fields whose variable was unset). */

@@ -71,6 +71,11 @@ export interface ConfigSpec {
   control?: ControlSpec;
   /** Only the valid entries, in file order, with unique names. */
   servers: ServerSpec[];
+  /**
+   * Values substituted from the environment (`${VAR}`), present only when there are some: whatever
+   * shows the config (API, messages) replaces them with `[redacted]`.
+   */
+  secrets?: string[];
 }
 
 /** A located problem in the config file. `line`/`column` are 1-based. */

@@ -6,6 +6,7 @@ import type { ConfigSpec } from '../config/types.js';
 import type { Controller } from '../reconcile/controller.js';
 import type { OrchestratorStatus, ServerStatus } from '../reconcile/status.js';
 import { redactUrl } from '../runtime/redact.js';
+import { scrub } from '../config/load.js';
 
 export type ActionErrorKind = 'not-found' | 'conflict' | 'bad-request';
 
@@ -55,20 +56,27 @@ export const REDACTED = '[redacted]';
 
 export type RedactedConfig = ReturnType<typeof redactConfig>;
 
-/** The config as the API shows it: env values and the token never leave the process. */
+/**
+ * The config as the API shows it: env values and the token never leave the process, nor does any
+ * value substituted from the environment wherever it was used (a command, a URL), nor credentials
+ * in URLs.
+ */
 export function redactConfig(config: ConfigSpec) {
-  return {
+  const secrets = config.secrets ?? [];
+  const clean = (text: string) => scrub(redactUrl(text), secrets);
+  const cleanDeep = (value: unknown): unknown => {
+    if (typeof value === 'string') return clean(value);
+    if (Array.isArray(value)) return value.map(cleanDeep);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cleanDeep(v)]));
+    return value;
+  };
+  return cleanDeep({
     file: config.file,
     orchestrator: { ...config.orchestrator, token: config.orchestrator.token === undefined ? null : REDACTED },
     gateway: config.gateway,
     control: config.control ?? {},
-    servers: config.servers.map((s) => ({
-      ...s,
-      repo: s.repo === undefined ? undefined : redactUrl(s.repo),
-      url: s.url === undefined ? undefined : redactUrl(s.url),
-      env: Object.fromEntries(Object.keys(s.env).map((key) => [key, REDACTED])),
-    })),
-  };
+    servers: config.servers.map((s) => ({ ...s, env: Object.fromEntries(Object.keys(s.env).map((key) => [key, REDACTED])) })),
+  }) as Omit<ConfigSpec, 'secrets' | 'orchestrator'> & { orchestrator: Omit<ConfigSpec['orchestrator'], 'token'> & { token: string | null } };
 }
 
 export function createControlActions(deps: ActionDeps): ControlActions {

@@ -128,13 +128,18 @@ export class Session {
   ): Promise<Response | undefined> | Response {
     const name = req.params?.name;
     if (typeof name !== 'string') return failure(req.id, ErrorCodes.InvalidParams, `${req.method} needs params.name, a string`);
-    const route = routes.get(name) ?? (this.scope === undefined ? known(name) : this.scope && { server: this.scope, name });
-    if (!route) {
-      return failure(req.id, ErrorCodes.InvalidParams, `unknown ${kind} "${name}"; ${kind === 'tool' ? 'tools/list' : 'prompts/list'} shows what is available now`);
+    const unknown = () => failure(req.id, ErrorCodes.InvalidParams, `unknown ${kind} "${name}"; ${kind === 'tool' ? 'tools/list' : 'prompts/list'} shows what is available now`);
+    const route = routes.get(name);
+    if (route) {
+      const upstream = this.gateway.registry.primary(route.server);
+      if (!upstream) return this.gateway.unavailable(req.id, route.server);
+      return this.forward(upstream, { ...req, params: { ...req.params, name: route.name } }, req.id);
     }
-    const upstream = this.gateway.registry.primary(route.server);
-    if (!upstream) return this.gateway.unavailable(req.id, route.server);
-    return this.forward(upstream, { ...req, params: { ...req.params, name: route.name } }, req.id);
+    // Not served now: only explain why when its server is down. A name the filter hides, or one
+    // that never existed, is unknown, so a denied tool can never be reached by name.
+    const server = this.scope ?? known(name)?.server;
+    if (server !== undefined && !this.gateway.registry.primary(server)) return this.gateway.unavailable(req.id, server);
+    return unknown();
   }
 
   private callByUri(req: Request): Promise<Response | undefined> | Response {

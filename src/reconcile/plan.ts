@@ -88,7 +88,8 @@ export function plan(desired: ReadonlyMap<string, DesiredServer>, observed: read
     if (current) {
       // An old instance serves only until its successor does (or at once, if it serves nobody).
       for (const old of stale) {
-        if (current.ready || !old.ready) actions.push({ type: 'terminate', id: old.id, reason: current.ready ? 'Replaced' : 'SpecChanged' });
+        // A held server must stop serving altogether, old instance included.
+        if (current.ready || !old.ready || want.held) actions.push({ type: 'terminate', id: old.id, reason: current.ready ? 'Replaced' : 'SpecChanged' });
       }
       if (inPlaceFieldsDiffer(current.spec, want.spec)) actions.push({ type: 'configure', id: current.id, spec: want.spec });
       if (want.held && !current.held) actions.push({ type: 'hold', id: current.id });

@@ -93,6 +93,15 @@ describe('plan', () => {
       actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
     },
     {
+      name: 'a hold during a replacement stops the old instance too',
+      desired: [want(a2, true)],
+      observed: [seen(a), next(a2, { ready: false })],
+      actions: [
+        { type: 'terminate', id: 'a#1', reason: 'SpecChanged' },
+        { type: 'hold', id: 'a#2' },
+      ],
+    },
+    {
       name: 'stops first when the clone changes (a new ref), even for stdio',
       desired: [want(spec({ name: 'a', ref: 'v2' }))],
       observed: [seen(a)],
@@ -119,9 +128,13 @@ describe('plan', () => {
     });
   }
 
-  it('is idempotent: nothing new once the actions took effect', () => {
-    const desired = new Map([want(a)]);
-    expect(plan(desired, [seen(a)])).toEqual([]);
-    expect(plan(desired, [seen(a)])).toEqual([]);
+  it('is idempotent: once its actions took effect, a second pass plans nothing', () => {
+    const desired = new Map([want(a), want(spec({ name: 'b', env: { X: '1' } }))]);
+    let observed: ObservedInstance[] = [seen(b)];
+    const first = plan(desired, observed);
+    expect(first.map((x) => x.type).sort()).toEqual(['create', 'create']);
+    // Apply: the two creates become ready instances; b's old instance was retired once the new one served.
+    observed = first.flatMap((x) => (x.type === 'create' ? [seen(x.spec, { id: `${x.name}#new` })] : []));
+    expect(plan(desired, observed)).toEqual([]);
   });
 });
