@@ -99,6 +99,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       reposDir: () => settings.reposDir,
       gateway,
       version: VERSION,
+      hiddenValues: () => [access.token],
     }),
     workdirFor: (spec) => (spec.repo !== undefined ? `${settings.reposDir}/${spec.name}` : dirname(file)),
     graceMs: settings.shutdownGraceMs,
@@ -114,7 +115,6 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   const apply = (result: LoadResult, text?: string) => {
     if (text !== undefined) appliedHash = sha256(text);
     if (result.ok) {
-      current = result.config;
       gateway.registry.configure(
         result.config.gateway.separator,
         new Map<string, ToolFilterSpec>(result.config.servers.map((s) => [s.name, s.tools])),
@@ -124,7 +124,17 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       if (options.listen === undefined && (next.listen.host !== listen.host || next.listen.port !== listen.port)) {
         log.warn({ listen: `${next.listen.host}:${next.listen.port}` }, 'listen changed in the config; restart the orchestrator to apply it');
       }
+      // A rotated token applies at once; these others are read at start-up only, and saying so beats silence.
+      if (next.token !== settings.token) access.token = effectiveToken(next.token, access.token);
+      for (const [field, before, after] of [
+        ['resync_interval', settings.resyncIntervalMs, next.resyncIntervalMs],
+        ['watch_poll', settings.watchPoll, next.watchPoll],
+        ['jsonrpc_port', current?.control?.jsonrpcPort, result.config.control?.jsonrpcPort],
+      ] as const) {
+        if (before !== after) log.warn({ field }, 'this setting changed in the config; restart the orchestrator to apply it');
+      }
       settings = next;
+      current = result.config;
     }
     controller.applyConfig(result, file);
   };
@@ -177,14 +187,20 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   const rpc = new JsonRpcHandler(actions, log.child({ component: 'jsonrpc' }));
 
   const loopback = isLoopbackHost(listen.host);
-  let token = settings.token ?? env.MCP_ORCHESTRATOR_TOKEN;
-  if (token === '') token = undefined;
-  if (!loopback && token === undefined) {
-    token = generateToken();
-    // Printed once, on purpose: without it nobody could call the API.
-    log.warn(`no token configured and listening on ${listen.host}; generated one for this run: ${token} (set MCP_ORCHESTRATOR_TOKEN to choose your own)`);
-  }
-  const access = { token, loopbackOnly: loopback };
+  let generated: string | undefined;
+  /** The token in force: the config's, else the environment's, else (off loopback) one generated once. */
+  const effectiveToken = (configured: string | undefined, _previous?: string): string | undefined => {
+    const chosen = configured || env.MCP_ORCHESTRATOR_TOKEN || undefined;
+    if (chosen !== undefined || loopback) return chosen;
+    if (generated === undefined) {
+      generated = generateToken();
+      // Printed once, on purpose: without it nobody could call the API.
+      log.warn(`no token configured and listening on ${listen.host}; generated one for this run: ${generated} (set MCP_ORCHESTRATOR_TOKEN to choose your own)`);
+    }
+    return generated;
+  };
+  // Mutable on purpose: a token edited in the config applies to the next request.
+  const access: { token: string | undefined; loopbackOnly: boolean } = { token: effectiveToken(settings.token), loopbackOnly: loopback };
   try {
     http = await startHttpServer({
       host: listen.host,

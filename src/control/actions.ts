@@ -111,6 +111,8 @@ export function createControlActions(deps: ActionDeps): ControlActions {
     stop: (name) => {
       enabled(name, 'stop');
       if (controller.isHeld(name)) throw new ActionError('conflict', `"${name}" is already stopped by a manual stop; start it with POST /api/servers/${name}/start`);
+      const state = controller.serverStatus(name).state;
+      if (state === 'stopped' || state === 'failed') throw new ActionError('conflict', `"${name}" is already ${state}; start it with POST /api/servers/${name}/start`);
       controller.hold(name);
       return controller.serverStatus(name);
     },

@@ -70,8 +70,11 @@ export function checkAccess(req: IncomingMessage, path: string, policy: AccessPo
       return { ok: false, status: 403, message: 'malformed Origin header' };
     }
     const sameOrigin = originHost === hostHeader;
-    const loopbackPage = policy.loopbackOnly && isLoopbackHost(hostName(originHost));
-    if (!sameOrigin && !loopbackPage) {
+    // The same port under another loopback spelling (localhost vs 127.0.0.1) is the same page;
+    // another port is another application and may not drive this one.
+    const port = (host: string) => /:(\d+)$/.exec(host)?.[1] ?? '';
+    const sameLoopbackPort = isLoopbackHost(hostName(originHost)) && isLoopbackHost(hostName(hostHeader)) && port(originHost) === port(hostHeader);
+    if (!sameOrigin && !sameLoopbackPort) {
       return { ok: false, status: 403, message: `Origin ${origin} may not call this orchestrator; open the dashboard from the orchestrator's own address` };
     }
   } else if (origin === 'null') {

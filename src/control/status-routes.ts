@@ -15,11 +15,12 @@ export function statusRoutes(controller: Controller): Route[] {
     {
       method: 'GET',
       path: /^\/readyz$/,
+      // Public (probes carry no token): names, states and reasons only, never error text.
       handle: ({ res }) => {
         const status = controller.status();
         const notReady = status.servers
           .filter((s) => s.enabled && !s.ready)
-          .map((s) => ({ name: s.name, state: s.state, reason: s.reason, message: s.message }));
+          .map((s) => ({ name: s.name, state: s.state, reason: s.reason }));
         sendJson(res, notReady.length === 0 ? 200 : 503, { ready: notReady.length === 0, notReady });
       },
     },

@@ -90,6 +90,8 @@ export class ChildStdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed || this.stdin.destroyed) return Promise.reject(new Error('the server process is gone'));
+    // A server that stopped reading its stdin must not make us hold an ever larger buffer.
+    if (this.stdin.writableLength > MAX_MESSAGE_BYTES) return Promise.reject(new Error('the server is not reading its stdin'));
     coalesceWrites(this.stdin);
     const ok = this.stdin.write(`${JSON.stringify(message)}\n`);
     if (ok) return Promise.resolve();

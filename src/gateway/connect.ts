@@ -9,6 +9,7 @@
  * request that could not be delivered, a parse error for a line that is not JSON, and the end of
  * the session when stdin ends.
  */
+import { redactUrl } from '../runtime/redact.js';
 import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -68,7 +69,7 @@ export async function runConnect(options: ConnectOptions): Promise<number> {
     endpoint = new URL(options.url);
     if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') throw new TypeError(`unsupported protocol ${endpoint.protocol}`);
   } catch {
-    log.error({ url: options.url }, 'connect: the orchestrator URL must be an http(s) URL');
+    log.error({ url: redactUrl(options.url) }, 'connect: the orchestrator URL must be an http(s) URL');
     return 2;
   }
   return new Bridge(endpoint, options).run();

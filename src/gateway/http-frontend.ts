@@ -44,6 +44,20 @@ interface HttpSession {
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' };
 const KEEPALIVE_MS = 25_000;
 
+/** A client that lets more than this pile up unread on a stream is dropped, as on /api streams. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/** Write an SSE frame unless the reader has stopped reading; then drop the stream and say false. */
+function writeBounded(res: ServerResponse, frame: string): boolean {
+  if (res.writableEnded || res.destroyed) return false;
+  if (res.writableLength > MAX_BUFFERED_BYTES) {
+    res.destroy();
+    return false;
+  }
+  res.write(frame);
+  return true;
+}
+
 function sseEvent(message: Message): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }
@@ -103,15 +117,11 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
           const post = entry.posts.get(String(relatedTo));
           if (post && post.sse && !post.res.writableEnded) {
             startStreaming(post);
-            post.res.write(sseEvent(message));
-            return true;
+            return writeBounded(post.res, sseEvent(message));
           }
         }
         const stream = entry.stream;
-        if (stream && !stream.writableEnded) {
-          stream.write(sseEvent(message));
-          return true;
-        }
+        if (stream && !stream.writableEnded) return writeBounded(stream, sseEvent(message));
         return false;
       },
     };
@@ -250,7 +260,7 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
     res.writeHead(200, SSE_HEADERS);
     res.flushHeaders();
     entry.stream = res;
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    const keepalive = setInterval(() => writeBounded(res, ': keepalive\n\n'), KEEPALIVE_MS);
     keepalive.unref();
     res.once('close', () => {
       clearInterval(keepalive);

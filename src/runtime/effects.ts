@@ -39,6 +39,8 @@ export interface EffectsOptions {
   reposDir: () => string;
   /** How long a server without a readiness probe must stay up to count as ready. */
   startWindowMs?: number;
+  /** Values no server may inherit under any variable name (the bearer token in force). */
+  hiddenValues?: () => (string | undefined)[];
   /** Where ready servers' MCP connections are registered; without it nothing is aggregated. */
   gateway?: Gateway;
   version: string;
@@ -88,9 +90,12 @@ export function serverCwd(spec: ServerSpec, workdir: string): string {
 }
 
 /** The full environment of a server's processes (install steps included). */
-export function serverEnv(spec: ServerSpec, cwd: string, inherited: NodeJS.ProcessEnv): Record<string, string> {
+export function serverEnv(spec: ServerSpec, cwd: string, inherited: NodeJS.ProcessEnv, hidden: readonly (string | undefined)[] = []): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(inherited)) if (value !== undefined && !PRIVATE_VARIABLES.includes(key)) env[key] = value;
+  for (const [key, value] of Object.entries(inherited)) {
+    if (value === undefined || PRIVATE_VARIABLES.includes(key) || hidden.includes(value)) continue;
+    env[key] = value;
+  }
   Object.assign(env, spec.env);
   const venv = venvBinDir(cwd);
   // A Python server's own venv comes first, so `python` and its console scripts resolve there.
@@ -132,7 +137,7 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
           workdir: cwd,
           markerFile: installMarker(spec, workdir, options.reposDir()),
           commit,
-          env: serverEnv(spec, cwd, options.env),
+          env: serverEnv(spec, cwd, options.env, options.hiddenValues?.()),
           signal,
           log: log.child({ server: spec.name }),
           onLine: (stream, line) => logBook.push(spec.name, stream, `[install] ${line}`),
@@ -151,7 +156,7 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
         const handle = spawnServer({
           command: spec.command,
           cwd,
-          env: serverEnv(spec, cwd, options.env),
+          env: serverEnv(spec, cwd, options.env, options.hiddenValues?.()),
           // A stdio server's stdout is the protocol; the transport hands its other lines back.
           stdoutIsProtocol: speaksStdio,
           onLine: output,

@@ -270,7 +270,7 @@ describe('gateway over Streamable HTTP', () => {
     expect(failures).toBe(0);
     expect(calls).toBeGreaterThan(20);
     expect(byName(after, 'fixture')!.pid).not.toBe(first.pid);
-    expect(isAlive(first.pid)).toBe(false);
+    await waitFor(() => !isAlive(first.pid), { timeoutMs: 10_000, message: 'old instance gone' });
     expect(seen).toContain(`${first.pid}:old`);
     expect(seen).toContain(`${byName(after, 'fixture')!.pid}:new`);
   });
