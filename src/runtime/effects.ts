@@ -21,6 +21,7 @@ import type { Logger } from '../log.js';
 import { ensureCheckout } from './git.js';
 import { ensureInstalled, venvBinDir } from './install.js';
 import type { LogBook } from './logbook.js';
+import type { ExitInfo } from './types.js';
 import { spawnServer } from './process.js';
 import { ChildStdioTransport } from '../gateway/child-transport.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -165,9 +166,14 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
 
         const readiness = new AbortController();
         let upstream: Upstream | undefined;
+        let terminating: Promise<void> | undefined;
+        const reportExit = (exit: ExitInfo) => sendBack({ type: 'process.exited', exit, ...(handle.error ? { error: handle.error } : {}) });
         void handle.exited.then((exit) => {
           readiness.abort();
-          sendBack({ type: 'process.exited', exit, ...(handle.error ? { error: handle.error } : {}) });
+          // While stopping, the exit is reported once every descendant is gone, not when the leader
+          // goes: the machine would otherwise rest, and its cleanup SIGKILL descendants still
+          // handling their SIGTERM.
+          if (!terminating) reportExit(exit);
         });
         const ready = (connected?: Upstream) => {
           if (readiness.signal.aborted) {
@@ -200,7 +206,7 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
         }
 
         receive((command) => {
-          void (async () => {
+          terminating ??= (async () => {
             readiness.abort();
             if (upstream) {
               // New calls go elsewhere (or fail clearly) from now on; calls in flight may finish.
@@ -208,7 +214,7 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
               const drained = await upstream.drain(command.graceMs);
               if (!drained) serverLog.warn({ inFlight: upstream.inFlight }, 'calls still in flight after the grace; stopping anyway');
             }
-            await handle.terminate(command.graceMs);
+            reportExit(await handle.terminate(command.graceMs));
           })();
         });
         return () => {
