@@ -317,7 +317,8 @@ describe('JSON-RPC lifecycle (LSP)', () => {
     // A request arriving during the shutdown is refused already.
     expect((await t.rpc('servers/list')).error?.code).toBe(-32600);
     const exit = t.rpc('exit', undefined, 'x');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // A request sent after exit has been answered, so exit has reached the handler and is waiting.
+    expect((await t.rpc('servers/list')).error?.code).toBe(-32600);
     expect(answered).toBe(false);
     expect(t.exits).toEqual([]);
     t.release();
