@@ -2,14 +2,13 @@
  * The control API of a real orchestrator: manual actions, the redacted config, resumable events,
  * and a log stream whose slow reader is dropped rather than allowed to grow memory.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { atomicSave } from '../helpers/editors.js';
-import { byName, isAlive, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { useScratch, byName, isAlive, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
 import { waitFor } from '../helpers/wait.js';
 
 const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
@@ -18,16 +17,7 @@ const stdio = (name: string, env: Record<string, string> = {}) =>
     .map(([k, v]) => `${k} = "${v}"`)
     .join(', ')} }\n`;
 
-let dir: string;
-let file: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mcpo-ctl-'));
-  file = join(dir, 'mcp_config.toml');
-});
-afterEach(async () => {
-  await stopAll();
-  await rm(dir, { recursive: true, force: true });
-});
+const scratch = useScratch('mcpo-ctl-');
 
 interface SseEvent {
   id: number;
@@ -69,8 +59,8 @@ const post = (orch: RunningOrchestrator, path: string) => orch.api<Record<string
 
 describe('control API', () => {
   it('restart gives a new pid and a restart event; unknown servers are 404, conflicting actions 409', async () => {
-    await writeFile(file, stdio('a') + stdio('off').replace('transport = "stdio"', 'transport = "stdio"\nenabled = false'));
-    const orch = await startCli(file);
+    await writeFile(scratch.file, stdio('a') + stdio('off').replace('transport = "stdio"', 'transport = "stdio"\nenabled = false'));
+    const orch = await startCli(scratch.file);
     const before = byName(await orch.until((s) => byName(s, 'a')?.state === 'running', 'a running'), 'a')!;
 
     const restarted = await post(orch, '/api/servers/a/restart');
@@ -93,15 +83,15 @@ describe('control API', () => {
   });
 
   it('a manual stop holds across a config edit that does not touch the server, until started', async () => {
-    await writeFile(file, stdio('held') + stdio('other', { V: '1' }));
-    const orch = await startCli(file);
+    await writeFile(scratch.file, stdio('held') + stdio('other', { V: '1' }));
+    const orch = await startCli(scratch.file);
     await orch.until((s) => s.servers.every((x) => x.state === 'running'), 'both running');
     const stopped = await post(orch, '/api/servers/held/stop');
     expect(stopped.status).toBe(200);
     await orch.until((s) => byName(s, 'held')?.state === 'stopped', 'held stopped');
     expect((await post(orch, '/api/servers/held/stop')).status).toBe(409);
 
-    await atomicSave(file, stdio('held') + stdio('other', { V: '2' }));
+    await atomicSave(scratch.file, stdio('held') + stdio('other', { V: '2' }));
     await orch.until((s) => s.generation === 2 && s.observedGeneration === 2 && byName(s, 'other')?.state === 'running', 'edit applied');
     expect((await orch.server('held'))!.state).toBe('stopped');
 
@@ -109,9 +99,9 @@ describe('control API', () => {
     await orch.until((s) => byName(s, 'held')?.state === 'running', 'held running again');
   });
 
-  it('GET /api/config never shows an env value or the token; POST /api/reload re-reads the file', async () => {
-    await writeFile(file, `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}`);
-    const orch = await startCli(file);
+  it('GET /api/config never shows an env value or the token; POST /api/reload re-reads the scratch.file', async () => {
+    await writeFile(scratch.file, `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}`);
+    const orch = await startCli(scratch.file);
     const auth = { headers: { authorization: 'Bearer tok-3f9a' } };
     const config = await orch.api<{ servers: { env: Record<string, string> }[] }>('/api/config', auth);
     expect(config.status).toBe(200);
@@ -123,7 +113,7 @@ describe('control API', () => {
     const unchanged = await orch.api<{ changed: boolean }>('/api/reload', { method: 'POST', ...auth });
     expect(unchanged).toMatchObject({ status: 200, body: { changed: false } });
     // Written in place without a watcher event in between is still picked up by a reload.
-    await writeFile(file, `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}${stdio('b')}`);
+    await writeFile(scratch.file, `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}${stdio('b')}`);
     const reloaded = await orch.api<{ changed: boolean; accepted: boolean; generation: number }>('/api/reload', { method: 'POST', ...auth });
     expect(reloaded.body).toMatchObject({ accepted: true });
     await waitFor(async () => (await orch.api<{ servers: { name: string }[] }>('/api/servers', auth)).body.servers.some((s) => s.name === 'b'), {
@@ -132,8 +122,8 @@ describe('control API', () => {
   });
 
   it('off loopback the API wants the token', async () => {
-    await writeFile(file, stdio('a'));
-    const orch = await startCli(file, { args: ['--listen', '0.0.0.0:0'], env: { MCP_ORCHESTRATOR_TOKEN: '' } });
+    await writeFile(scratch.file, stdio('a'));
+    const orch = await startCli(scratch.file, { args: ['--listen', '0.0.0.0:0'], env: { MCP_ORCHESTRATOR_TOKEN: '' } });
     const url = orch.url.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     expect((await fetch(`${url}/api/servers`)).status).toBe(401);
     expect((await fetch(`${url}/api/servers/a/restart`, { method: 'POST' })).status).toBe(401);
@@ -143,8 +133,8 @@ describe('control API', () => {
 
 describe('event and log streams', () => {
   it('a client that reconnects with Last-Event-ID gets the events it missed', async () => {
-    await writeFile(file, stdio('a'));
-    const orch = await startCli(file);
+    await writeFile(scratch.file, stdio('a'));
+    const orch = await startCli(scratch.file);
     await orch.until((s) => byName(s, 'a')?.state === 'running', 'running');
     const first = await readEvents(orch, '/api/events?since=0', (e) => e.some((x) => x.event === 'transition' && x.data.to === 'running'));
     const lastSeen = first[first.length - 1]!.id;
@@ -160,17 +150,17 @@ describe('event and log streams', () => {
   });
 
   it("a log reader that never reads is dropped, and the orchestrator's memory stays bounded", async () => {
-    const chatty = join(dir, 'chatty.js');
-    // A stdio MCP server (the steady fixture) that floods stderr on a signal file's appearance.
+    const chatty = join(scratch.dir, 'chatty.js');
+    // A stdio MCP server (the steady fixture) that floods stderr on a signal scratch.file's appearance.
     await writeFile(
       chatty,
       `const fs = require('fs'); const line = 'x'.repeat(1000);\n` +
-        `const flood = setInterval(() => { if (!fs.existsSync(${JSON.stringify(join(dir, 'go'))})) return; clearInterval(flood);\n` +
-        `  let n = 0; const burst = () => { for (let i = 0; i < 2000 && n < 80000; i++, n++) process.stderr.write(line + '\\n'); if (n < 80000) setImmediate(burst); else fs.writeFileSync(${JSON.stringify(join(dir, 'done'))}, ''); }; burst(); }, 50);\n` +
+        `const flood = setInterval(() => { if (!fs.existsSync(${JSON.stringify(join(scratch.dir, 'go'))})) return; clearInterval(flood);\n` +
+        `  let n = 0; const burst = () => { for (let i = 0; i < 2000 && n < 80000; i++, n++) process.stderr.write(line + '\\n'); if (n < 80000) setImmediate(burst); else fs.writeFileSync(${JSON.stringify(join(scratch.dir, 'done'))}, ''); }; burst(); }, 50);\n` +
         `require(${JSON.stringify(STEADY)});\n`,
     );
-    await writeFile(file, `[[server]]\nname = "chatty"\ncommand = ["${process.execPath}", "${chatty}"]\ntransport = "stdio"\n`);
-    const orch = await startCli(file, { env: { LOG_LEVEL: 'info' } });
+    await writeFile(scratch.file, `[[server]]\nname = "chatty"\ncommand = ["${process.execPath}", "${chatty}"]\ntransport = "stdio"\n`);
+    const orch = await startCli(scratch.file, { env: { LOG_LEVEL: 'info' } });
     await orch.until((s) => byName(s, 'chatty')?.state === 'running', 'running');
     const rss = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${orch.child.pid}/status`, 'utf8'))?.[1]) * 1024;
 
@@ -186,8 +176,8 @@ describe('event and log streams', () => {
     socket.once('close', () => (closedByServer = true));
 
     const before = await rss();
-    await writeFile(join(dir, 'go'), '');
-    await waitFor(async () => readFile(join(dir, 'done')).then(() => true), { timeoutMs: 60_000, message: '80 MB of output written' });
+    await writeFile(join(scratch.dir, 'go'), '');
+    await waitFor(async () => readFile(join(scratch.dir, 'done')).then(() => true), { timeoutMs: 60_000, message: '80 MB of output written' });
     // Let the orchestrator catch up with the pipe.
     await waitFor(async () => {
       const last = await orch.api<{ lines: { line: string }[] }>('/api/servers/chatty/logs?tail=1');

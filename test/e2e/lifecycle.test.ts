@@ -3,13 +3,12 @@
  * process trees that try to escape, signals, and the CLI and HTTP surface around them.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { byName, CLI, isAlive, startCli, stopAll } from '../helpers/orchestrator.js';
+import { describe, expect, it } from 'vitest';
+import { useScratch, byName, CLI, isAlive, startCli } from '../helpers/orchestrator.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -26,16 +25,7 @@ const node = (name: string, script: string, extra = '') =>
 const plain = (name: string, command: string, extra = '') => `[[server]]\nname = "${name}"\ncommand = ${command}\ntransport = "http"\n${extra}\n`;
 const nodeCommand = (script: string) => `["${process.execPath}", "${script}"]`;
 
-let dir: string;
-let file: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mcpo-life-'));
-  file = join(dir, 'mcp_config.toml');
-});
-afterEach(async () => {
-  await stopAll();
-  await rm(dir, { recursive: true, force: true });
-});
+const scratch = useScratch('mcpo-life-');
 
 async function pidsIn(pidFile: string, count: number): Promise<number[]> {
   return waitFor(
@@ -60,8 +50,8 @@ async function running(pid: number): Promise<boolean> {
 
 describe('lifecycle', () => {
   it('a server that exits at once backs off with growing delays while the others keep running', async () => {
-    await writeFile(file, node('crash', CRASH) + node('steady', STEADY));
-    const orch = await startCli(file);
+    await writeFile(scratch.file, node('crash', CRASH) + node('steady', STEADY));
+    const orch = await startCli(scratch.file);
     const steady = byName(await orch.until((s) => byName(s, 'steady')?.state === 'running', 'steady running'), 'steady')!;
 
     await orch.until((s) => (byName(s, 'crash')?.restarts ?? 0) >= 3 && byName(s, 'crash')?.state === 'backoff', 'three restarts', 30_000);
@@ -84,14 +74,14 @@ describe('lifecycle', () => {
   });
 
   it('kills a server that ignores SIGTERM at the grace, and leaves no process of a tree behind', async () => {
-    const pidFile = join(dir, 'tree.pids');
+    const pidFile = join(scratch.dir, 'tree.pids');
     await writeFile(
-      file,
+      scratch.file,
       `[orchestrator]\nshutdown_grace = "1500ms"\n\n` +
         plain('stubborn', nodeCommand(IGNORES_TERM)) +
         plain('tree', `"sh ${TREE} ${pidFile}"`),
     );
-    const orch = await startCli(file);
+    const orch = await startCli(scratch.file);
     const status = await orch.until((s) => s.servers.every((x) => x.state === 'running') && s.servers.length === 2, 'both running');
     const stubborn = byName(status, 'stubborn')!.pid!;
     const tree = await pidsIn(pidFile, 3);
@@ -106,17 +96,17 @@ describe('lifecycle', () => {
   });
 
   it('sweeps the strays of a crashed leader, including one that left the group with setsid', async () => {
-    const pidFile = join(dir, 'tree.pids');
-    await writeFile(file, `[orchestrator]\nshutdown_grace = "1s"\n\n${plain('tree', `"sh ${TREE} ${pidFile} exit"`, 'restart = "never"')}`);
-    const orch = await startCli(file);
+    const pidFile = join(scratch.dir, 'tree.pids');
+    await writeFile(scratch.file, `[orchestrator]\nshutdown_grace = "1s"\n\n${plain('tree', `"sh ${TREE} ${pidFile} exit"`, 'restart = "never"')}`);
+    const orch = await startCli(scratch.file);
     const pids = await pidsIn(pidFile, 3);
     await orch.until((s) => byName(s, 'tree')?.state === 'stopped', 'leader exited, server stopped');
     await waitFor(async () => !(await Promise.all(pids.map(running))).some(Boolean), { timeoutMs: 5_000, message: 'every stray gone' });
   });
 
   it('a second SIGINT kills every server at once', async () => {
-    await writeFile(file, `[orchestrator]\nshutdown_grace = "60s"\n\n${plain('stubborn', nodeCommand(IGNORES_TERM))}`);
-    const orch = await startCli(file);
+    await writeFile(scratch.file, `[orchestrator]\nshutdown_grace = "60s"\n\n${plain('stubborn', nodeCommand(IGNORES_TERM))}`);
+    const orch = await startCli(scratch.file);
     const pid = byName(await orch.until((s) => byName(s, 'stubborn')?.state === 'running', 'running'), 'stubborn')!.pid!;
     orch.child.kill('SIGINT');
     await waitFor(() => orch.logs.some((l) => l.msg.startsWith('signal received')), { message: 'first signal seen' });
@@ -137,19 +127,19 @@ describe('CLI', () => {
   });
 
   it('validate lists every problem with its location and exits 1', async () => {
-    await writeFile(file, '[[server]]\nname = "ok"\ncommand = "x"\ntransport = "htp"\n\n[[server]]\ncomand = "y"\nname = "b"\n');
-    const failure = await run(process.execPath, [CLI, 'validate', '--config', file]).then(
+    await writeFile(scratch.file, '[[server]]\nname = "ok"\ncommand = "x"\ntransport = "htp"\n\n[[server]]\ncomand = "y"\nname = "b"\n');
+    const failure = await run(process.execPath, [CLI, 'validate', '--config', scratch.file]).then(
       () => undefined,
       (error: { code: number; stderr: string }) => error,
     );
     expect(failure?.code).toBe(1);
-    expect(failure?.stderr).toContain(`${file}:4:13:`);
+    expect(failure?.stderr).toContain(`${scratch.file}:4:13:`);
     expect(failure?.stderr).toMatch(/transport/);
     expect(failure?.stderr).toMatch(/comand.*did you mean "command"/);
   });
 
-  it('validate explains a missing config file', async () => {
-    const failure = await run(process.execPath, [CLI, 'validate', '--config', join(dir, 'nope.toml')]).then(
+  it('validate explains a missing config scratch.file', async () => {
+    const failure = await run(process.execPath, [CLI, 'validate', '--config', join(scratch.dir, 'nope.toml')]).then(
       () => undefined,
       (error: { code: number; stderr: string }) => error,
     );
@@ -159,8 +149,8 @@ describe('CLI', () => {
   });
 
   it('status prints a table of a running orchestrator, and a readable error when none runs', async () => {
-    await writeFile(file, node('steady', STEADY));
-    const orch = await startCli(file);
+    await writeFile(scratch.file, node('steady', STEADY));
+    const orch = await startCli(scratch.file);
     const pid = byName(await orch.until((s) => byName(s, 'steady')?.state === 'running', 'running'), 'steady')!.pid!;
     const { stdout } = await run(process.execPath, [CLI, 'status', '--url', orch.url]);
     const [header, row] = stdout.split('\n');
@@ -181,8 +171,8 @@ describe('CLI', () => {
 
 describe('HTTP surface', () => {
   it('answers health, readiness and status, with JSON errors', async () => {
-    await writeFile(file, node('steady', STEADY) + node('off', STEADY, 'enabled = false'));
-    const orch = await startCli(file);
+    await writeFile(scratch.file, node('steady', STEADY) + node('off', STEADY, 'enabled = false'));
+    const orch = await startCli(scratch.file);
     await orch.until((s) => byName(s, 'steady')?.state === 'running', 'running');
     expect((await orch.api('/healthz')).status).toBe(200);
     expect(await orch.api('/readyz')).toEqual({ status: 200, body: { ready: true, notReady: [] } });
@@ -196,8 +186,8 @@ describe('HTTP surface', () => {
   });
 
   it('enforces a configured token, and refuses foreign origins and non-loopback Host names', async () => {
-    await writeFile(file, node('steady', STEADY));
-    const orch = await startCli(file, { env: { MCP_ORCHESTRATOR_TOKEN: 's3cret-token' } });
+    await writeFile(scratch.file, node('steady', STEADY));
+    const orch = await startCli(scratch.file, { env: { MCP_ORCHESTRATOR_TOKEN: 's3cret-token' } });
     expect((await orch.api('/healthz')).status).toBe(200);
     expect((await orch.api('/api/servers')).status).toBe(401);
     expect((await orch.api('/api/servers', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);

@@ -2,13 +2,12 @@
  * Hot reload on a running orchestrator: the built CLI, a real config file edited the way editors
  * save, real processes whose pids and environments are read from /proc.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { atomicSave, configMapSwap, inPlaceWrite } from '../helpers/editors.js';
-import { byName, isAlive, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { useScratch, byName, isAlive, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
 import { waitFor } from '../helpers/wait.js';
 
 const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
@@ -32,28 +31,17 @@ async function environOf(pid: number): Promise<string[]> {
 const allRunning = (names: string[]) => (s: Awaited<ReturnType<RunningOrchestrator['status']>>) =>
   names.every((n) => byName(s, n)?.state === 'running') && s.observedGeneration === s.generation;
 
-let dir: string;
-let file: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mcpo-reload-'));
-  file = join(dir, 'mcp_config.toml');
-});
-
-afterEach(async () => {
-  await stopAll();
-  await rm(dir, { recursive: true, force: true });
-});
+const scratch = useScratch('mcpo-reload-');
 
 describe('hot reload', () => {
   it('one atomic save changes one server, removes one, adds one, and leaves the rest alone', async () => {
-    await writeFile(file, config(server('keep'), server('change', { MODE: 'old' }), server('remove')));
-    const orch = await startCli(file);
+    await writeFile(scratch.file, config(server('keep'), server('change', { MODE: 'old' }), server('remove')));
+    const orch = await startCli(scratch.file);
     const before = await orch.until(allRunning(['keep', 'change', 'remove']), 'all three running');
     const pid = (name: string) => byName(before, name)!.pid!;
 
     const savedAt = Date.now();
-    await atomicSave(file, config(server('keep'), server('change', { MODE: 'new' }), server('added')));
+    await atomicSave(scratch.file, config(server('keep'), server('change', { MODE: 'new' }), server('added')));
     const after = await orch.until(
       (s) => allRunning(['keep', 'change', 'added'])(s) && byName(s, 'change')!.pid !== pid('change') && !byName(s, 'remove'),
       'converged on the edit',
@@ -72,29 +60,29 @@ describe('hot reload', () => {
     console.info(`[measure] config edit converged (old process stopped, new one running) in ${convergedMs} ms`);
 
     // An unparseable save changes nothing and says why.
-    await atomicSave(file, `${config(server('keep'))}\n[[server]\nname = broken`);
+    await atomicSave(scratch.file, `${config(server('keep'))}\n[[server]\nname = broken`);
     const rejected = await orch.until((s) => s.configError !== null, 'config error reported');
     expect(rejected.configError).toMatch(/mcp_config\.toml:\d+:\d+/);
     expect(rejected.generation).toBe(2);
     for (const name of ['keep', 'change', 'added']) expect(byName(rejected, name)!.pid).toBe(byName(after, name)!.pid);
     expect(isAlive(byName(after, 'added')!.pid!)).toBe(true);
 
-    // Fixing the file clears the error.
-    await atomicSave(file, config(server('keep'), server('change', { MODE: 'new' }), server('added')));
+    // Fixing the scratch.file clears the error.
+    await atomicSave(scratch.file, config(server('keep'), server('change', { MODE: 'new' }), server('added')));
     const fixed = await orch.until((s) => s.configError === null && s.generation === 3, 'error cleared');
     expect(byName(fixed, 'keep')!.pid).toBe(pid('keep'));
   });
 
   it('an edit storm of 50 writes in one second ends converged on the last content', async () => {
-    await writeFile(file, config(server('keep'), server('storm', { ROUND: '0' })));
-    const orch = await startCli(file);
+    await writeFile(scratch.file, config(server('keep'), server('storm', { ROUND: '0' })));
+    const orch = await startCli(scratch.file);
     const before = await orch.until(allRunning(['keep', 'storm']), 'both running');
 
     const started = Date.now();
     for (let round = 1; round <= 50; round++) {
       const content = config(server('keep'), server('storm', { ROUND: String(round) }));
-      if (round % 2 === 0) await atomicSave(file, content);
-      else await inPlaceWrite(file, content);
+      if (round % 2 === 0) await atomicSave(scratch.file, content);
+      else await inPlaceWrite(scratch.file, content);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + round * 19 - Date.now())));
     }
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -110,7 +98,7 @@ describe('hot reload', () => {
   });
 
   it('picks up a Kubernetes ConfigMap-style ..data symlink swap', async () => {
-    const mount = join(dir, 'configmap');
+    const mount = join(scratch.dir, 'configmap');
     await mkdir(mount);
     await configMapSwap(mount, 'mcp_config.toml', config(server('cm', { V: '1' })));
     const orch = await startCli(join(mount, 'mcp_config.toml'));
@@ -122,8 +110,8 @@ describe('hot reload', () => {
   });
 
   it('stops every server and exits 0 on SIGTERM', async () => {
-    await writeFile(file, config(server('a'), server('b')));
-    const orch = await startCli(file);
+    await writeFile(scratch.file, config(server('a'), server('b')));
+    const orch = await startCli(scratch.file);
     const status = await orch.until(allRunning(['a', 'b']), 'both running');
     const pids = status.servers.map((s) => s.pid!);
     expect(await orch.stop()).toBe(0);

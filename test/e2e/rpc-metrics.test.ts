@@ -2,29 +2,18 @@
  * The seed's JSON-RPC control server (`initialize`, `shutdown`, `exit`) with LSP semantics on a real
  * orchestrator and its own port, and the Prometheus metrics moving when a server crashes.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { byName, isAlive, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { describe, expect, it } from 'vitest';
+import { useScratch, byName, isAlive, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
 import { waitFor } from '../helpers/wait.js';
 
 const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
 const server = (name: string) => `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${STEADY}"]\ntransport = "stdio"\n`;
 
-let dir: string;
-let file: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mcpo-rpc-'));
-  file = join(dir, 'mcp_config.toml');
-});
-afterEach(async () => {
-  await stopAll();
-  await rm(dir, { recursive: true, force: true });
-});
+const scratch = useScratch('mcpo-rpc-');
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -42,8 +31,8 @@ async function rpc(url: string, body: unknown): Promise<{ status: number; json: 
 
 async function start(extra = ''): Promise<{ orch: RunningOrchestrator; rpcUrl: string; pids: number[] }> {
   const port = await freePort();
-  await writeFile(file, `[orchestrator]\nshutdown_grace = "2s"\n\n[control]\njsonrpc_port = ${port}\n\n${server('a')}${server('b')}${extra}`);
-  const orch = await startCli(file);
+  await writeFile(scratch.file, `[orchestrator]\nshutdown_grace = "2s"\n\n[control]\njsonrpc_port = ${port}\n\n${server('a')}${server('b')}${extra}`);
+  const orch = await startCli(scratch.file);
   const status = await orch.until((s) => s.servers.length === 2 && s.servers.every((x) => x.state === 'running'), 'both running');
   await waitFor(() => orch.logs.some((l) => l.msg === 'JSON-RPC control listening on its own port'), { message: 'rpc port open' });
   return { orch, rpcUrl: `http://127.0.0.1:${port}`, pids: status.servers.map((s) => s.pid!) };

@@ -4,6 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import type { OrchestratorStatus, ServerStatus } from '../../src/reconcile/status.js';
 import { waitFor } from './wait.js';
@@ -146,3 +150,20 @@ export function isAlive(pid: number): boolean {
 }
 
 export const byName = (status: OrchestratorStatus, name: string): ServerStatus | undefined => status.servers.find((s) => s.name === name);
+
+/**
+ * A scratch folder per test, with `file` the config path inside it. After each test, even a failed
+ * one, every orchestrator started is killed and the folder removed.
+ */
+export function useScratch(prefix: string): { readonly dir: string; readonly file: string } {
+  const scratch = { dir: '', file: '' };
+  beforeEach(async () => {
+    scratch.dir = await mkdtemp(join(tmpdir(), prefix));
+    scratch.file = join(scratch.dir, 'mcp_config.toml');
+  });
+  afterEach(async () => {
+    await stopAll();
+    await rm(scratch.dir, { recursive: true, force: true });
+  });
+  return scratch;
+}
