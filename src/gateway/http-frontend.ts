@@ -12,6 +12,7 @@ import { NAME_SEGMENT } from '../control/status-routes.js';
 import type { Gateway } from './gateway.js';
 import { ErrorCodes, failure, isMessage, isRequest, type Id, type Message, type Notification, type Request, type Response } from './jsonrpc.js';
 import type { Session } from './session.js';
+import { openSse, SSE_HEADERS, sseFrame, writeBounded, type SseStream } from '../control/sse.js';
 
 export interface McpHttpOptions {
   log: Logger;
@@ -37,29 +38,14 @@ interface PendingPost {
 
 interface HttpSession {
   session: Session;
-  stream?: ServerResponse;
+  /** The server-to-client stream opened by GET. */
+  stream?: SseStream;
   posts: Map<string, PendingPost>;
 }
 
-const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' };
-const KEEPALIVE_MS = 25_000;
-
-/** A client that lets more than this pile up unread on a stream is dropped, as on /api streams. */
-const MAX_BUFFERED_BYTES = 1024 * 1024;
-
-/** Write an SSE frame unless the reader has stopped reading; then drop the stream and say false. */
-function writeBounded(res: ServerResponse, frame: string): boolean {
-  if (res.writableEnded || res.destroyed) return false;
-  if (res.writableLength > MAX_BUFFERED_BYTES) {
-    res.destroy();
-    return false;
-  }
-  res.write(frame);
-  return true;
-}
-
+/** MCP's frames: every message is an event of type `message`. */
 function sseEvent(message: Message): string {
-  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+  return sseFrame(message, { event: 'message' });
 }
 
 function jsonRpcHttpError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
@@ -89,7 +75,7 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
 
   function end(entry: HttpSession): void {
     sessions.delete(entry.session.id);
-    entry.stream?.end();
+    entry.stream?.close();
     gateway.endSession(entry.session);
   }
 
@@ -120,9 +106,7 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
             return writeBounded(post.res, sseEvent(message));
           }
         }
-        const stream = entry.stream;
-        if (stream && !stream.writableEnded) return writeBounded(stream, sseEvent(message));
-        return false;
+        return entry.stream?.send(message, { event: 'message' }) ?? false;
       },
     };
   }
@@ -253,18 +237,14 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
     }
     const entry = sessionOf(req, res, scope);
     if (!entry) return;
-    if (entry.stream && !entry.stream.writableEnded) {
+    if (entry.stream && !entry.stream.closed) {
       jsonRpcHttpError(res, 409, ErrorCodes.InvalidRequest, 'this session already has its server-to-client stream open');
       return;
     }
-    res.writeHead(200, SSE_HEADERS);
-    res.flushHeaders();
-    entry.stream = res;
-    const keepalive = setInterval(() => writeBounded(res, ': keepalive\n\n'), KEEPALIVE_MS);
-    keepalive.unref();
-    res.once('close', () => {
-      clearInterval(keepalive);
-      if (entry.stream === res) entry.stream = undefined;
+    const stream = openSse(res);
+    entry.stream = stream;
+    stream.onClose(() => {
+      if (entry.stream === stream) entry.stream = undefined;
       entry.session.lastActive = Date.now();
     });
   }
