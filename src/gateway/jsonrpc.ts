@@ -1,5 +1,4 @@
 /** JSON-RPC 2.0 shapes as they cross the gateway, checked cheaply (no schema parse on the hot path). */
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
 export type Id = string | number;
 
@@ -36,8 +35,8 @@ export const ErrorCodes = {
   InternalError: -32603,
   /** Ours: the server that owns the tool/prompt/resource is not ready. */
   ServerUnavailable: -32001,
-  /** Ours: the server went away while the call was in flight. */
-  ServerGone: -32002,
+  /** Ours: the server went away while the call was in flight (not -32002, which MCP gives resources). */
+  ServerGone: -32003,
   /** MCP: a resource URI that no server owns. */
   ResourceNotFound: -32002,
   /** The client cancelled the call (the number LSP uses); never sent to the client. */
@@ -66,9 +65,4 @@ export function result(id: Id | null, value: Record<string, unknown>): Response 
 }
 export function failure(id: Id | null, code: number, message: string, data?: unknown): Response {
   return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } };
-}
-
-/** For the SDK's typed APIs, which take their own message type. */
-export function asSdk(message: Message): JSONRPCMessage {
-  return message as unknown as JSONRPCMessage;
 }

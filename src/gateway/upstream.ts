@@ -10,7 +10,6 @@ import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
   ListRootsRequestSchema,
-  McpError,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -123,10 +122,6 @@ export class Upstream {
 
   get capabilities(): ServerCapabilities {
     return this.client.getServerCapabilities() ?? {};
-  }
-
-  get serverInfo(): { name: string; version: string } | undefined {
-    return this.client.getServerVersion();
   }
 
   get instructions(): string | undefined {
@@ -292,4 +287,3 @@ export class Upstream {
   }
 }
 
-export { McpError };

@@ -25,9 +25,8 @@ import type { ExitInfo } from './types.js';
 import { spawnServer } from './process.js';
 import { ChildStdioTransport } from '../gateway/child-transport.js';
 import type { Gateway } from '../gateway/gateway.js';
-import { Upstream, type UpstreamHandlers, type UpstreamOptions } from '../gateway/upstream.js';
+import { Upstream, type UpstreamOptions } from '../gateway/upstream.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 
 export interface EffectsOptions {
   log: Logger;
@@ -42,19 +41,10 @@ export interface EffectsOptions {
   startWindowMs?: number;
   /** Values no server may inherit under any variable name (the bearer token in force). */
   hiddenValues?: () => (string | undefined)[];
-  /** Where ready servers' MCP connections are registered; without it nothing is aggregated. */
-  gateway?: Gateway;
+  /** Where ready servers' MCP connections are registered and their own requests answered. */
+  gateway: Gateway;
   version: string;
 }
-
-/** Without a gateway, a server's own requests have nobody to ask. */
-const detachedHandlers: UpstreamHandlers = {
-  onServerRequest: async (_upstream, method) => {
-    throw new McpError(ErrorCode.MethodNotFound, `${method}: no gateway client is attached`);
-  },
-  onNotification: () => {},
-  onListsChanged: () => {},
-};
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -113,7 +103,6 @@ function installMarker(spec: ServerSpec, workdir: string, reposDir: string): str
 export function realServerMachine(options: EffectsOptions): typeof serverMachine {
   const { log, logBook, gateway, version } = options;
   const startWindowMs = options.startWindowMs ?? 1_000;
-  const gatewayHandlers = gateway?.handlers ?? detachedHandlers;
 
   return serverMachine.provide({
     actors: {
@@ -181,7 +170,7 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
             return;
           }
           upstream = connected;
-          if (connected) gateway?.registry.attach(connected);
+          if (connected) gateway.registry.attach(connected);
           sendBack({ type: 'process.ready' });
         };
         const notReady = async (error: Error) => {
@@ -189,7 +178,7 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
           const exited = await Promise.race([handle.exited.then(() => true), delay(250).then(() => false)]);
           if (!exited && !readiness.signal.aborted) sendBack({ type: 'process.unready', error: error.message });
         };
-        const upstreamOptions = { server: spec.name, instanceId, handlers: gatewayHandlers, log: serverLog, version };
+        const upstreamOptions = { server: spec.name, instanceId, handlers: gateway.handlers, log: serverLog, version };
 
         if (speaksStdio) {
           const connection = new Upstream({ ...upstreamOptions, transport: new ChildStdioTransport(handle.stdin, handle.stdout, (line) => output('stdout', line)) });
@@ -210,7 +199,7 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
             readiness.abort();
             if (upstream) {
               // New calls go elsewhere (or fail clearly) from now on; calls in flight may finish.
-              gateway?.registry.detach(instanceId);
+              gateway.registry.detach(instanceId);
               const drained = await upstream.drain(command.graceMs);
               if (!drained) serverLog.warn({ inFlight: upstream.inFlight }, 'calls still in flight after the grace; stopping anyway');
             }
@@ -220,7 +209,7 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
         return () => {
           readiness.abort();
           if (upstream) {
-            gateway?.registry.detach(instanceId);
+            gateway.registry.detach(instanceId);
             void upstream.close();
           }
           // Whatever is left once the machine lets go of the process (strays of a crashed
