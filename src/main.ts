@@ -5,7 +5,7 @@
 import { dirname } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { loadConfigText } from './config/load.js';
-import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
+import { sha256, watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import type { ConfigSpec, LoadResult, OrchestratorSpec } from './config/types.js';
 import { createLogger, type Logger } from './log.js';
 import { Controller } from './reconcile/controller.js';
@@ -21,7 +21,6 @@ import { JsonRpcHandler, jsonRpcRoutes, startJsonRpcServer } from './control/jso
 import { Metrics, metricsRoutes } from './control/metrics.js';
 import { dashboardRoutes } from './control/dashboard/routes.js';
 import type { CallRecord } from './gateway/gateway.js';
-import { createHash } from 'node:crypto';
 import { generateToken, isLoopbackHost } from './control/security.js';
 import type { ListenSpec, ToolFilterSpec } from './config/types.js';
 import { Gateway } from './gateway/gateway.js';
@@ -297,10 +296,6 @@ export async function runUntilSignalled(options: RunOptions): Promise<never> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   return new Promise<never>(() => {});
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 function exitAfterFlush(log: Logger, code: number): void {

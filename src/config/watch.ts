@@ -213,6 +213,7 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
   };
 }
 
-function sha256(content: string): string {
+/** The content hash a change is judged by (the watcher's and `reload`'s alike). */
+export function sha256(content: string): string {
   return createHash('sha256').update(content).digest('hex');
 }

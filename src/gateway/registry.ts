@@ -163,30 +163,30 @@ export class Registry {
 
   private build(): View {
     const upstreams = this.ready();
-    const warn = (kind: string) => (name: string, entries: Route[]) =>
-      this.log.warn({ name, kind, servers: entries.map((e) => `${e.server}/${e.name}`) }, 'two names meet on one public name; the later ones get a hash suffix');
+    const tools = this.publish('tool', upstreams.flatMap((u) => u.lists.tools.filter((t) => this.allowed(u.server, t.name)).map((item) => ({ server: u.server, item }))), this.knownTools);
+    const prompts = this.publish('prompt', upstreams.flatMap((u) => u.lists.prompts.map((item) => ({ server: u.server, item }))), this.knownPrompts);
+    return { tools: tools.items, prompts: prompts.items, toolRoutes: tools.routes, promptRoutes: prompts.routes, ...this.resourcesOf(upstreams) };
+  }
 
-    const toolEntries = upstreams.flatMap((u) => u.lists.tools.filter((t) => this.allowed(u.server, t.name)).map((tool) => ({ server: u.server, name: tool.name, tool })));
-    const toolNames = assignPublicNames(toolEntries, this.separator, warn('tool'));
-    const tools: Tool[] = [];
-    const toolRoutes = new Map<string, Route>();
-    for (const [publicName, entry] of toolNames) {
-      tools.push({ ...entry.tool, name: publicName });
-      toolRoutes.set(publicName, { server: entry.server, name: entry.name });
-      this.knownTools.set(publicName, { server: entry.server, name: entry.name });
+  /**
+   * Give each item its public name and its route, and remember the route in `known` so a call to
+   * it can be explained after its server went down.
+   */
+  private publish<T extends { name: string }>(kind: string, entries: { server: string; item: T }[], known: Map<string, Route>): { items: T[]; routes: Map<string, Route> } {
+    const named = assignPublicNames(
+      entries.map((e) => ({ server: e.server, name: e.item.name, item: e.item })),
+      this.separator,
+      (name, clashing) => this.log.warn({ name, kind, servers: clashing.map((e) => `${e.server}/${e.name}`) }, 'two names meet on one public name; the later ones get a hash suffix'),
+    );
+    const items: T[] = [];
+    const routes = new Map<string, Route>();
+    for (const [publicName, entry] of named) {
+      const route = { server: entry.server, name: entry.name };
+      items.push({ ...entry.item, name: publicName });
+      routes.set(publicName, route);
+      known.set(publicName, route);
     }
-
-    const promptEntries = upstreams.flatMap((u) => u.lists.prompts.map((prompt) => ({ server: u.server, name: prompt.name, prompt })));
-    const promptNames = assignPublicNames(promptEntries, this.separator, warn('prompt'));
-    const prompts: Prompt[] = [];
-    const promptRoutes = new Map<string, Route>();
-    for (const [publicName, entry] of promptNames) {
-      prompts.push({ ...entry.prompt, name: publicName });
-      promptRoutes.set(publicName, { server: entry.server, name: entry.name });
-      this.knownPrompts.set(publicName, { server: entry.server, name: entry.name });
-    }
-
-    return { tools, prompts, toolRoutes, promptRoutes, ...this.resourcesOf(upstreams) };
+    return { items, routes };
   }
 
   private buildScoped(server: string): View {
