@@ -192,21 +192,19 @@ export class Controller {
   }
 
   private execute(action: Action, generation: number): void {
+    if (action.type === 'create') {
+      this.create(action.spec, action.hash, action.held, generation);
+      return;
+    }
+    const instance = this.instances.get(action.id);
+    if (!instance) return;
     switch (action.type) {
-      case 'create':
-        this.create(action.spec, action.hash, action.held, generation);
-        return;
-      case 'configure': {
-        const instance = this.instances.get(action.id);
-        if (!instance) return;
+      case 'configure':
         instance.spec = action.spec;
         instance.actor.send({ type: 'server.configure', spec: action.spec });
         this.log.info({ server: instance.name }, 'settings applied in place');
         return;
-      }
       case 'terminate': {
-        const instance = this.instances.get(action.id);
-        if (!instance) return;
         instance.terminating = true;
         const what = { Removed: 'stopping removed server', SpecChanged: 'stopping changed server before its successor starts', Replaced: 'successor ready; retiring the old instance' };
         this.log.info({ server: instance.name, instance: instance.id, reason: action.reason }, what[action.reason]);
@@ -215,27 +213,18 @@ export class Controller {
         if (RESTING.has(instance.state)) this.dirty = true;
         return;
       }
-      case 'hold': {
-        const instance = this.instances.get(action.id);
-        if (!instance) return;
+      case 'hold':
         instance.held = true;
         instance.actor.send({ type: 'server.stop' });
         return;
-      }
-      case 'release': {
-        const instance = this.instances.get(action.id);
-        if (!instance) return;
+      case 'release':
         instance.held = false;
         instance.actor.send({ type: 'server.start' });
         return;
-      }
-      case 'dispose': {
-        const instance = this.instances.get(action.id);
-        if (!instance) return;
+      case 'dispose':
         instance.actor.stop();
         this.instances.delete(action.id);
         return;
-      }
     }
   }
 
