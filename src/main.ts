@@ -269,7 +269,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
 export async function runUntilSignalled(options: RunOptions): Promise<never> {
   const orchestrator = await startOrchestrator(options);
   if (options.stdio) {
-    void serveStdio(orchestrator.gateway, { input: process.stdin, output: process.stdout, log: orchestrator.log.child({ component: 'stdio' }) }).then(() => {
+    void serveStdio(orchestrator.gateway, { input: process.stdin, output: process.stdout }).then(() => {
       // The client that started us has gone: so do we, cleanly.
       orchestrator.log.info('stdin closed; stopping');
       void orchestrator.shutdown().then(() => exitAfterFlush(orchestrator.log, 0));

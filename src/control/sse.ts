@@ -22,10 +22,15 @@ export interface FrameMeta {
 
 /** One SSE frame carrying `data` as JSON (which never holds a raw newline). */
 export function sseFrame(data: unknown, meta: FrameMeta = {}): string {
+  return sseFrameOf(JSON.stringify(data), meta);
+}
+
+/** The same for data already in JSON text (one line: JSON text has no raw newline). */
+export function sseFrameOf(json: string, meta: FrameMeta = {}): string {
   let frame = '';
   if (meta.id !== undefined) frame += `id: ${meta.id}\n`;
   if (meta.event) frame += `event: ${meta.event}\n`;
-  return `${frame}data: ${JSON.stringify(data)}\n\n`;
+  return `${frame}data: ${json}\n\n`;
 }
 
 /**

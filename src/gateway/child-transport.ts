@@ -8,22 +8,17 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { isMessage } from './jsonrpc.js';
 
-const writtenThisTick = new WeakSet<Writable>();
+const uncork = (stream: Writable) => stream.uncork();
 
 /**
- * Call before each write: the first write of a tick goes straight out (no added latency when calls
- * come one at a time); further writes in the same tick are held and flushed as one, so under load
- * the peer reads several messages per wake-up and both processes make fewer system calls.
+ * Call before each write: writes made in the same tick (every line of a chunk just read) are held
+ * and flushed as one when the tick ends, so under load the peer reads several messages per wake-up
+ * and both processes make fewer system calls. A lone message waits only for the end of the tick.
  */
 export function coalesceWrites(stream: Writable): void {
   if (stream.writableCorked > 0) return;
-  if (!writtenThisTick.has(stream)) {
-    writtenThisTick.add(stream);
-    process.nextTick(() => writtenThisTick.delete(stream));
-    return;
-  }
   stream.cork();
-  process.nextTick(() => stream.uncork());
+  process.nextTick(uncork, stream);
 }
 
 /** A message larger than this is not JSON-RPC we can use; the line is dropped as output. */
@@ -33,6 +28,8 @@ export class ChildStdioTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  /** Offered each line before it is parsed; true when it was taken whole (and is not delivered). */
+  takeLine: ((line: string) => boolean) | undefined = undefined;
   private buffer = '';
   private closed = false;
 
@@ -50,30 +47,40 @@ export class ChildStdioTransport implements Transport {
   }
 
   private readonly onData = (chunk: string) => {
-    this.buffer += chunk;
-    let newline = this.buffer.indexOf('\n');
-    while (newline !== -1) {
-      const line = this.buffer.slice(0, newline).replace(/\r$/, '');
-      this.buffer = this.buffer.slice(newline + 1);
-      this.deliver(line);
-      newline = this.buffer.indexOf('\n');
+    let start = 0;
+    let newline = chunk.indexOf('\n');
+    if (newline !== -1 && this.buffer !== '') {
+      // The rest of a line begun in an earlier chunk.
+      this.deliver(this.buffer + chunk.slice(0, newline));
+      this.buffer = '';
+      start = newline + 1;
+      newline = chunk.indexOf('\n', start);
     }
+    while (newline !== -1) {
+      this.deliver(chunk.slice(start, newline));
+      start = newline + 1;
+      newline = chunk.indexOf('\n', start);
+    }
+    if (start < chunk.length) this.buffer += start === 0 ? chunk : chunk.slice(start);
     if (this.buffer.length > MAX_MESSAGE_BYTES) {
       this.onOutput(`${this.buffer.slice(0, 200)}… (${this.buffer.length} bytes without a newline, dropped)`);
       this.buffer = '';
     }
   };
 
-  private deliver(line: string): void {
-    if (line.trim() === '') return;
+  private deliver(raw: string): void {
+    const line = raw.charCodeAt(raw.length - 1) === 13 /* \r */ ? raw.slice(0, -1) : raw;
     let parsed: unknown;
-    try {
-      parsed = line.charCodeAt(0) === 123 /* { */ ? JSON.parse(line) : undefined;
-    } catch {
-      parsed = undefined;
+    if (line.charCodeAt(0) === 123 /* { */) {
+      if (this.takeLine?.(line)) return;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        parsed = undefined;
+      }
     }
     if (isMessage(parsed)) this.onmessage?.(parsed as JSONRPCMessage);
-    else this.onOutput(line);
+    else if (line.trim() !== '') this.onOutput(line);
   }
 
   private readonly onEnd = () => {
@@ -89,13 +96,24 @@ export class ChildStdioTransport implements Transport {
   };
 
   send(message: JSONRPCMessage): Promise<void> {
-    if (this.closed || this.stdin.destroyed) return Promise.reject(new Error('the server process is gone'));
-    // A server that stopped reading its stdin must not make us hold an ever larger buffer.
-    if (this.stdin.writableLength > MAX_MESSAGE_BYTES) return Promise.reject(new Error('the server is not reading its stdin'));
-    coalesceWrites(this.stdin);
-    const ok = this.stdin.write(`${JSON.stringify(message)}\n`);
-    if (ok) return Promise.resolve();
+    try {
+      if (this.write(message)) return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     return new Promise((resolve) => this.stdin.once('drain', () => resolve()));
+  }
+
+  /**
+   * Write a message at once; throws when the process is gone or has stopped reading. False when
+   * the pipe is full (the message is queued; 'drain' follows).
+   */
+  write(message: JSONRPCMessage): boolean {
+    if (this.closed || this.stdin.destroyed) throw new Error('the server process is gone');
+    // A server that stopped reading its stdin must not make us hold an ever larger buffer.
+    if (this.stdin.writableLength > MAX_MESSAGE_BYTES) throw new Error('the server is not reading its stdin');
+    coalesceWrites(this.stdin);
+    return this.stdin.write(`${JSON.stringify(message)}\n`);
   }
 
   async close(): Promise<void> {

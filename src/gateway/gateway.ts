@@ -6,7 +6,7 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import type { ServerStatus } from '../reconcile/status.js';
-import { ErrorCodes, failure, type Id, type Notification, type Response } from './jsonrpc.js';
+import { ErrorCodes, failure, type Id, type Notification, type Request, type Response } from './jsonrpc.js';
 import { Registry, type ListKind } from './registry.js';
 import { ClientError, Session, type Outlet } from './session.js';
 import type { Upstream, UpstreamHandlers } from './upstream.js';
@@ -31,12 +31,6 @@ export interface CallRecord {
   ok: boolean;
 }
 
-interface Call {
-  upstream: Upstream;
-  session: Session;
-  clientId: Id;
-}
-
 const CAPABILITY_OF: Record<string, 'sampling' | 'elicitation' | 'roots'> = {
   'sampling/createMessage': 'sampling',
   'elicitation/create': 'elicitation',
@@ -54,7 +48,6 @@ export class Gateway {
   readonly version: string;
   private readonly log: Logger;
   private readonly sessions = new Set<Session>();
-  private readonly calls = new Set<Call>();
 
   constructor(private readonly options: GatewayOptions) {
     this.log = options.log;
@@ -88,15 +81,27 @@ export class Gateway {
     return this.sessions.size;
   }
 
-  /** Record a forwarded call; the returned function ends the record with its outcome. */
-  callStarted(upstream: Upstream, session: Session, clientId: Id, method: string, name?: string): (ok: boolean) => void {
-    const call = { upstream, session, clientId };
-    this.calls.add(call);
-    const started = performance.now();
-    return (ok) => {
-      this.calls.delete(call);
-      this.options.onCall?.({ server: upstream.server, method, name, seconds: (performance.now() - started) / 1000, ok });
-    };
+  /**
+   * A forwarded call has its answer (`started` is its `performance.now()` when it left). The record
+   * is passed on after the answers of this turn are written, so counting never delays one.
+   */
+  callEnded(upstream: Upstream, method: string, name: string | undefined, started: number, ok: boolean): void {
+    if (!this.options.onCall) return;
+    this.ended.push({ server: upstream.server, method, name, seconds: (performance.now() - started) / 1000, ok });
+    if (this.ended.length === 1) setImmediate(this.reportEnded);
+  }
+
+  private ended: CallRecord[] = [];
+  private readonly reportEnded = () => {
+    const records = this.ended;
+    this.ended = [];
+    for (const record of records) this.options.onCall?.(record);
+  };
+
+  /** The answer to a request the gateway failed on: logged in full, told to the client in brief. */
+  internalError(req: Request, error: unknown): Response {
+    this.log.error({ err: error, method: req.method }, 'gateway request failed');
+    return failure(req.id, ErrorCodes.InternalError, 'internal error in the gateway; see the orchestrator log');
   }
 
   /** The JSON-RPC error for a call to a server that is not ready: its state, last exit and next retry. */
@@ -130,7 +135,11 @@ export class Gateway {
     const capability = CAPABILITY_OF[method];
     if (!capability) throw new McpError(ErrorCode.MethodNotFound, `the gateway does not relay ${method}`);
     // The client whose call to this server is in flight, the most recent first; else any client able to answer.
-    const ongoing = [...this.calls].reverse().find((c) => c.upstream === upstream && c.session.supports(capability));
+    let ongoing: { session: Session; clientId: Id; started: number } | undefined;
+    for (const candidate of this.sessions) {
+      const call = candidate.supports(capability) ? candidate.latestCallTo(upstream) : undefined;
+      if (call && (!ongoing || call.started >= ongoing.started)) ongoing = { session: candidate, clientId: call.clientId, started: call.started };
+    }
     const session = ongoing?.session ?? [...this.sessions].reverse().find((s) => s.initialized && s.supports(capability));
     if (!session) throw new McpError(ErrorCode.InvalidRequest, `no connected client supports ${capability}, so ${method} from server "${upstream.server}" cannot be answered`);
     try {

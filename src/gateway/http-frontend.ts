@@ -10,9 +10,9 @@ import type { Logger } from '../log.js';
 import { HttpError, type Route } from '../control/http.js';
 import { NAME_SEGMENT } from '../control/status-routes.js';
 import type { Gateway } from './gateway.js';
-import { ErrorCodes, failure, isMessage, isRequest, type Id, type Message, type Notification, type Request, type Response } from './jsonrpc.js';
+import { ErrorCodes, failure, isMessage, isRequest, serialize, type Answer, type Id, type Message, type Notification, type Request, type Response } from './jsonrpc.js';
 import type { Session } from './session.js';
-import { openSse, SSE_HEADERS, sseFrame, writeBounded, type SseStream } from '../control/sse.js';
+import { openSse, SSE_HEADERS, sseFrameOf, writeBounded, type SseStream } from '../control/sse.js';
 
 export interface McpHttpOptions {
   log: Logger;
@@ -29,7 +29,7 @@ export interface McpHttpOptions {
 interface PendingPost {
   res: ServerResponse;
   ids: Set<string>;
-  responses: Response[];
+  responses: Answer[];
   batch: boolean;
   /** Whether the client accepts an SSE answer. */
   sse: boolean;
@@ -44,8 +44,8 @@ interface HttpSession {
 }
 
 /** MCP's frames: every message is an event of type `message`. */
-function sseEvent(message: Message): string {
-  return sseFrame(message, { event: 'message' });
+function sseEvent(message: Message | Answer): string {
+  return sseFrameOf(serialize(message), { event: 'message' });
 }
 
 function jsonRpcHttpError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
@@ -125,7 +125,7 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
       return;
     }
     post.res.writeHead(200, { 'content-type': 'application/json' });
-    post.res.end(JSON.stringify(post.batch ? post.responses : post.responses[0]));
+    post.res.end(serialize(post.batch ? post.responses : (post.responses[0] as Answer)));
   }
 
   async function handlePost(req: IncomingMessage, res: ServerResponse, scope: string | undefined): Promise<void> {
@@ -165,9 +165,9 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
       const entry: HttpSession = { session: undefined as unknown as Session, posts: new Map() };
       entry.session = gateway.createSession(outletFor(entry), scope);
       sessions.set(entry.session.id, entry);
-      const response = await entry.session.request(initialize);
+      const response = await new Promise<Answer | undefined>((resolve) => entry.session.request(initialize, resolve));
       res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': entry.session.id });
-      res.end(JSON.stringify(response));
+      res.end(response ? serialize(response) : '');
       log.info({ session: entry.session.id, client: entry.session.clientInfo.name, scope }, 'MCP session started');
       return;
     }
@@ -202,17 +202,10 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
     });
     let remaining = requests.length;
     for (const request of requests) {
-      void entry.session.request(request).then(
-        (response) => {
-          if (response) post.responses.push(response);
-          if (--remaining === 0) finish(entry, post);
-        },
-        (error: unknown) => {
-          log.error({ err: error, method: request.method }, 'gateway request failed');
-          post.responses.push(failure(request.id, ErrorCodes.InternalError, 'internal error in the gateway; see the orchestrator log'));
-          if (--remaining === 0) finish(entry, post);
-        },
-      );
+      entry.session.request(request, (response) => {
+        if (response) post.responses.push(response);
+        if (--remaining === 0) finish(entry, post);
+      });
     }
   }
 

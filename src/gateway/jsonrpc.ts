@@ -66,3 +66,25 @@ export function result(id: Id | null, value: Record<string, unknown>): Response 
 export function failure(id: Id | null, code: number, message: string, data?: unknown): Response {
   return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } };
 }
+
+/**
+ * A server's answer already in JSON text, with only its id changed: it crosses the gateway without
+ * being parsed or serialised again, however large its result.
+ */
+export class RawResponse {
+  constructor(
+    readonly json: string,
+    /** False for a JSON-RPC error. */
+    readonly ok: boolean,
+  ) {}
+}
+
+/** What a client is sent in answer to a request. */
+export type Answer = Response | RawResponse;
+
+/** The JSON text of a message, of a raw answer, or of a batch mixing them. */
+export function serialize(message: Message | Answer | (Message | Answer)[]): string {
+  if (message instanceof RawResponse) return message.json;
+  if (Array.isArray(message) && message.some((m) => m instanceof RawResponse)) return `[${message.map((m) => serialize(m)).join(',')}]`;
+  return JSON.stringify(message);
+}

@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Gateway } from './gateway.js';
-import { ErrorCodes, failure, result, type Id, type Message, type Notification, type Request, type Response } from './jsonrpc.js';
+import { ErrorCodes, failure, RawResponse, result, type Answer, type Id, type Message, type Notification, type Request, type Response } from './jsonrpc.js';
 import type { View } from './registry.js';
-import type { Upstream } from './upstream.js';
+import type { CallSink, Upstream } from './upstream.js';
 
 /** Where a session's messages to the client go. */
 export interface Outlet {
@@ -19,9 +19,41 @@ export interface Outlet {
   send(message: Message, relatedTo?: Id): boolean;
 }
 
-interface InFlight {
-  upstream: Upstream;
-  upstreamId: string;
+/** Told the answer to a client's request; undefined when none is due (the client cancelled it). */
+export type Reply = (answer: Answer | undefined) => void;
+
+/** A client's request on its way to a server: what it needs to answer, cancel and count. */
+class ForwardedCall implements CallSink {
+  upstreamId = '';
+  cancelled = false;
+  readonly started = performance.now();
+
+  constructor(
+    private readonly session: Session,
+    readonly upstream: Upstream,
+    readonly clientId: Id,
+    readonly method: string,
+    readonly name: string | undefined,
+    private readonly progressToken: unknown,
+    private readonly reply: Reply,
+  ) {}
+
+  onResponse(answer: Response): void {
+    if (this.cancelled) this.reply(undefined);
+    else if (answer.error) this.reply({ jsonrpc: '2.0', id: this.clientId, error: answer.error });
+    else this.reply({ jsonrpc: '2.0', id: this.clientId, result: answer.result ?? {} });
+    this.session.finished(this, answer.error === undefined);
+  }
+
+  onRawResponse(head: string, tail: string, ok: boolean): void {
+    this.reply(this.cancelled ? undefined : new RawResponse(`${head}${JSON.stringify(this.clientId)}${tail}`, ok));
+    this.session.finished(this, ok);
+  }
+
+  onProgress(params: Record<string, unknown>): void {
+    if (this.progressToken === undefined) return;
+    this.session.outlet.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...params, progressToken: this.progressToken } }, this.clientId);
+  }
 }
 
 interface Asked {
@@ -44,8 +76,7 @@ export class Session {
   initialized = false;
   lastActive = Date.now();
   readonly subscriptions = new Set<string>();
-  private readonly inFlight = new Map<string, InFlight>();
-  private readonly cancelled = new Set<string>();
+  private readonly inFlight = new Map<string, ForwardedCall>();
   private readonly asked = new Map<string, Asked>();
   private seq = 0;
   private closed = false;
@@ -65,9 +96,25 @@ export class Session {
     return this.clientCapabilities[capability] !== undefined;
   }
 
-  /** A request from the client. Resolves with the response, or undefined when the client cancelled it. */
-  async request(req: Request): Promise<Response | undefined> {
+  /**
+   * A request from the client. `reply` is called once with the response (at once when the gateway
+   * answers itself), or with undefined when the client cancelled it.
+   */
+  request(req: Request, reply: Reply): void {
     this.lastActive = Date.now();
+    let answer: Response | Promise<Response> | undefined;
+    try {
+      answer = this.dispatch(req, reply);
+    } catch (error) {
+      answer = this.gateway.internalError(req, error);
+    }
+    if (answer === undefined) return;
+    if (answer instanceof Promise) answer.then(reply, (error: unknown) => reply(this.gateway.internalError(req, error)));
+    else reply(answer);
+  }
+
+  /** The answer, or undefined when the call was forwarded and `reply` will be told later. */
+  private dispatch(req: Request, reply: Reply): Response | Promise<Response> | undefined {
     switch (req.method) {
       case 'initialize':
         return this.initialize(req);
@@ -82,15 +129,15 @@ export class Session {
       case 'resources/templates/list':
         return result(req.id, { resourceTemplates: this.view().resourceTemplates });
       case 'tools/call':
-        return this.callByName(req, 'tool', this.view().toolRoutes, (name) => this.gateway.registry.knownTool(name));
+        return this.callByName(req, reply, 'tool', this.view().toolRoutes, (name) => this.gateway.registry.knownTool(name));
       case 'prompts/get':
-        return this.callByName(req, 'prompt', this.view().promptRoutes, (name) => this.gateway.registry.knownPrompt(name));
+        return this.callByName(req, reply, 'prompt', this.view().promptRoutes, (name) => this.gateway.registry.knownPrompt(name));
       case 'resources/read':
       case 'resources/subscribe':
       case 'resources/unsubscribe':
-        return this.callByUri(req);
+        return this.callByUri(req, reply);
       case 'completion/complete':
-        return this.complete(req);
+        return this.complete(req, reply);
       case 'logging/setLevel':
         return this.setLevel(req);
       default:
@@ -122,10 +169,11 @@ export class Session {
 
   private callByName(
     req: Request,
+    reply: Reply,
     kind: 'tool' | 'prompt',
     routes: ReadonlyMap<string, { server: string; name: string }>,
     known: (name: string) => { server: string; name: string } | undefined,
-  ): Promise<Response | undefined> | Response {
+  ): Response | undefined {
     const name = req.params?.name;
     if (typeof name !== 'string') return failure(req.id, ErrorCodes.InvalidParams, `${req.method} needs params.name, a string`);
     const unknown = () => failure(req.id, ErrorCodes.InvalidParams, `unknown ${kind} "${name}"; ${kind === 'tool' ? 'tools/list' : 'prompts/list'} shows what is available now`);
@@ -133,7 +181,7 @@ export class Session {
     if (route) {
       const upstream = this.gateway.registry.primary(route.server);
       if (!upstream) return this.gateway.unavailable(req.id, route.server);
-      return this.forward(upstream, { ...req, params: { ...req.params, name: route.name } }, req.id);
+      return this.forward(upstream, { ...req, params: { ...req.params, name: route.name } }, reply);
     }
     // Not served now: only explain why when its server is down. A name the filter hides, or one
     // that never existed, is unknown, so a denied tool can never be reached by name.
@@ -142,7 +190,7 @@ export class Session {
     return unknown();
   }
 
-  private callByUri(req: Request): Promise<Response | undefined> | Response {
+  private callByUri(req: Request, reply: Reply): Response | undefined {
     const uri = req.params?.uri;
     if (typeof uri !== 'string') return failure(req.id, ErrorCodes.InvalidParams, `${req.method} needs params.uri, a string`);
     const server = this.scope ?? this.gateway.registry.resourceOwner(this.view(), uri);
@@ -151,17 +199,17 @@ export class Session {
     if (!upstream) return this.gateway.unavailable(req.id, server);
     if (req.method === 'resources/subscribe') this.subscriptions.add(uri);
     if (req.method === 'resources/unsubscribe') this.subscriptions.delete(uri);
-    return this.forward(upstream, req, req.id);
+    return this.forward(upstream, req, reply);
   }
 
-  private complete(req: Request): Promise<Response | undefined> | Response {
+  private complete(req: Request, reply: Reply): Response | undefined {
     const ref = req.params?.ref as { type?: string; name?: string; uri?: string } | undefined;
     if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
       const route = this.view().promptRoutes.get(ref.name);
       if (!route) return failure(req.id, ErrorCodes.InvalidParams, `unknown prompt "${ref.name}"`);
       const upstream = this.gateway.registry.primary(route.server);
       if (!upstream) return this.gateway.unavailable(req.id, route.server);
-      return this.forward(upstream, { ...req, params: { ...req.params, ref: { ...ref, name: route.name } } }, req.id);
+      return this.forward(upstream, { ...req, params: { ...req.params, ref: { ...ref, name: route.name } } }, reply);
     }
     if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
       const view = this.view();
@@ -169,42 +217,38 @@ export class Session {
       if (owner === undefined) return failure(req.id, ErrorCodes.InvalidParams, `no ready server has the resource template ${ref.uri}`);
       const upstream = this.gateway.registry.primary(owner);
       if (!upstream) return this.gateway.unavailable(req.id, owner);
-      return this.forward(upstream, req, req.id);
+      return this.forward(upstream, req, reply);
     }
     return failure(req.id, ErrorCodes.InvalidParams, 'completion/complete needs params.ref of type ref/prompt (with name) or ref/resource (with uri)');
   }
 
   private async setLevel(req: Request): Promise<Response> {
     const targets = this.scope === undefined ? this.gateway.registry.primaries() : [this.gateway.registry.primary(this.scope)].filter((u) => u !== undefined);
-    await Promise.all(targets.filter((u) => u.capabilities.logging).map((u) => u.forward({ ...req }).response));
+    await Promise.all(targets.filter((u) => u.capabilities.logging).map((u) => u.ask(req)));
     return result(req.id, {});
   }
 
-  /** Forward a request; its progress comes back under the client's own token. */
-  private async forward(upstream: Upstream, req: Request, clientId: Id): Promise<Response | undefined> {
-    const key = String(clientId);
-    const clientToken = req.params?._meta?.progressToken;
-    const { upstreamId, response } = upstream.forward(
-      req,
-      clientToken === undefined
-        ? undefined
-        : (progress) => {
-            this.outlet.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...progress, progressToken: clientToken } }, clientId);
-          },
-    );
-    this.inFlight.set(key, { upstream, upstreamId });
+  /** Forward a request; `reply` gets the answer, and progress comes back under the client's own token. */
+  private forward(upstream: Upstream, req: Request, reply: Reply): undefined {
     const name = typeof req.params?.name === 'string' ? req.params.name : undefined;
-    const done = this.gateway.callStarted(upstream, this, clientId, req.method, name);
-    let ok = false;
-    try {
-      const answer = await response;
-      ok = answer.error === undefined;
-      if (this.cancelled.delete(key)) return undefined;
-      return answer.error ? { jsonrpc: '2.0', id: clientId, error: answer.error } : { jsonrpc: '2.0', id: clientId, result: answer.result ?? {} };
-    } finally {
-      this.inFlight.delete(key);
-      done(ok);
-    }
+    const call = new ForwardedCall(this, upstream, req.id, req.method, name, req.params?._meta?.progressToken, reply);
+    this.inFlight.set(String(req.id), call);
+    call.upstreamId = upstream.forward(req, call);
+    return undefined;
+  }
+
+  /** A forwarded call has its answer: it is no longer in flight. */
+  finished(call: ForwardedCall, ok: boolean): void {
+    const key = String(call.clientId);
+    if (this.inFlight.get(key) === call) this.inFlight.delete(key);
+    this.gateway.callEnded(call.upstream, call.method, call.name, call.started, ok);
+  }
+
+  /** The newest of this session's calls in flight to `upstream`, if any. */
+  latestCallTo(upstream: Upstream): { clientId: Id; started: number } | undefined {
+    let latest: ForwardedCall | undefined;
+    for (const call of this.inFlight.values()) if (call.upstream === upstream && (!latest || call.started >= latest.started)) latest = call;
+    return latest;
   }
 
   /** A notification or a response from the client. */
@@ -215,7 +259,7 @@ export class Session {
         const requestId = message.params?.requestId;
         const call = requestId === undefined ? undefined : this.inFlight.get(String(requestId));
         if (call) {
-          this.cancelled.add(String(requestId));
+          call.cancelled = true;
           call.upstream.cancel(call.upstreamId, typeof message.params?.reason === 'string' ? message.params.reason : undefined);
         }
         return;
@@ -273,8 +317,8 @@ export class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const [key, call] of this.inFlight) {
-      this.cancelled.add(key);
+    for (const call of [...this.inFlight.values()]) {
+      call.cancelled = true;
       call.upstream.cancel(call.upstreamId, 'the client session ended');
     }
     for (const asked of this.asked.values()) asked.reject(new Error('the client session ended'));

@@ -4,24 +4,23 @@
  * server for any client. Nothing but JSON-RPC is written to `output`.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { Logger } from '../log.js';
 import { coalesceWrites } from './child-transport.js';
 import type { Gateway } from './gateway.js';
-import { ErrorCodes, failure, isMessage, isRequest, type Message, type Notification, type Response } from './jsonrpc.js';
+import type { Reply } from './session.js';
+import { ErrorCodes, failure, isMessage, isRequest, serialize, type Answer, type Message, type Notification, type Response } from './jsonrpc.js';
 
 export interface StdioFrontendOptions {
   input: Readable;
   output: Writable;
-  log: Logger;
 }
 
 /** Serve one session until `input` ends; resolves then (the client has gone). */
 export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Promise<void> {
-  const { input, output, log } = options;
-  const write = (message: Message | Message[]) => {
+  const { input, output } = options;
+  const write = (message: Message | Answer | Answer[]) => {
     if (output.writableEnded) return;
     coalesceWrites(output);
-    output.write(`${JSON.stringify(message)}\n`);
+    output.write(`${serialize(message)}\n`);
   };
   const session = gateway.createSession({
     send: (message) => {
@@ -30,26 +29,21 @@ export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Pro
     },
   });
 
-  const handle = async (message: Message): Promise<Response | undefined> => {
-    if (isRequest(message)) {
-      try {
-        return await session.request(message);
-      } catch (error) {
-        log.error({ err: error, method: message.method }, 'gateway request failed');
-        return failure(message.id, ErrorCodes.InternalError, 'internal error in the gateway; see the orchestrator log');
-      }
-    }
-    session.accept(message as Notification | Response);
-    return undefined;
+  /** Hand one message to the session; `reply` is told the response a request gets (never for the rest). */
+  const handle = (message: Message, reply: Reply) => {
+    if (isRequest(message)) session.request(message, reply);
+    else session.accept(message as Notification | Response);
+  };
+  const writeReply: Reply = (response) => {
+    if (response) write(response);
   };
 
   const onLine = (line: string) => {
-    if (line.trim() === '') return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
     } catch {
-      write(failure(null, ErrorCodes.ParseError, 'not valid JSON'));
+      if (line.trim() !== '') write(failure(null, ErrorCodes.ParseError, 'not valid JSON'));
       return;
     }
     if (Array.isArray(parsed)) {
@@ -57,17 +51,26 @@ export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Pro
         write(failure(null, ErrorCodes.InvalidRequest, 'a batch must be a non-empty array of JSON-RPC 2.0 messages'));
         return;
       }
-      void Promise.all(parsed.map(handle)).then((responses) => {
-        const answered = responses.filter((r): r is Response => r !== undefined);
-        if (answered.length > 0) write(answered);
-      });
+      handleBatch(parsed);
       return;
     }
     if (!isMessage(parsed)) {
       write(failure(null, ErrorCodes.InvalidRequest, 'not a JSON-RPC 2.0 message'));
       return;
     }
-    void handle(parsed).then((response) => response && write(response));
+    handle(parsed, writeReply);
+  };
+
+  /** A batch's responses go out together, in one array, once every request in it is answered. */
+  const handleBatch = (batch: Message[]) => {
+    const answered: Answer[] = [];
+    let remaining = batch.filter(isRequest).length;
+    for (const message of batch) {
+      handle(message, (response) => {
+        if (response) answered.push(response);
+        if (--remaining === 0 && answered.length > 0) write(answered);
+      });
+    }
   };
 
   return new Promise((resolve) => {
@@ -76,11 +79,13 @@ export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Pro
     input.on('data', (chunk: string) => {
       buffer += chunk;
       let newline = buffer.indexOf('\n');
+      let start = 0;
       while (newline !== -1) {
-        onLine(buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-        newline = buffer.indexOf('\n');
+        onLine(buffer.slice(start, newline));
+        start = newline + 1;
+        newline = buffer.indexOf('\n', start);
       }
+      buffer = start === 0 ? buffer : buffer.slice(start);
     });
     const finish = () => {
       if (buffer.trim() !== '') onLine(buffer);

@@ -48,13 +48,38 @@ export interface UpstreamOptions {
   version: string;
 }
 
-interface PendingCall {
-  resolve(response: Response): void;
-  onProgress?: (params: Record<string, unknown>) => void;
+/** Where a forwarded call's answer and progress go. The answer comes exactly once. */
+export interface CallSink {
+  /** The server's answer (its `id` is ours, not the client's), or an error of the gateway's. */
+  onResponse(response: Response): void;
+  /**
+   * The server's answer as it came, unparsed: the client's message is `head`, the client's id as
+   * JSON, then `tail`. Without this method every answer is parsed and given to `onResponse`.
+   */
+  onRawResponse?(head: string, tail: string, ok: boolean): void;
+  /** A progress notification's params, its token still ours for the caller to restore. */
+  onProgress?(params: Record<string, unknown>): void;
+}
+
+/**
+ * A transport that can also write at once, throwing when it cannot, and that offers each line it
+ * reads before parsing it (the child's stdio pipes).
+ */
+interface WritableTransport extends Transport {
+  write(message: JSONRPCMessage): boolean;
+  takeLine?: (line: string) => boolean;
+}
+
+function canWrite(transport: Transport): transport is WritableTransport {
+  return typeof (transport as Partial<WritableTransport>).write === 'function';
 }
 
 /** Upstream ids and progress tokens of forwarded calls: strings the SDK client never uses. */
 const RAW_PREFIX = 'gw:';
+/** An answer whose id comes second, after `"jsonrpc":"2.0"` (Python SDK, and every SDK's errors). */
+const ID_SECOND = `{"jsonrpc":"2.0","id":"${RAW_PREFIX}`;
+/** The id as the last member of an answer (the TypeScript SDK puts `result` first and `id` last). */
+const ID_MEMBER = `"id":"${RAW_PREFIX}`;
 const MAX_PAGES = 100;
 
 const EMPTY_LISTS: Lists = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
@@ -65,7 +90,7 @@ export class Upstream {
   lists: Lists = EMPTY_LISTS;
   private readonly client: Client;
   private readonly transport: Transport;
-  private readonly pending = new Map<string, PendingCall>();
+  private readonly pending = new Map<string, CallSink>();
   private readonly drainWaiters = new Set<() => void>();
   private readonly log: Logger;
   private seq = 0;
@@ -80,6 +105,7 @@ export class Upstream {
     this.transport = options.transport;
 
     const inner = options.transport;
+    if (canWrite(inner) && 'takeLine' in inner) inner.takeLine = (line) => this.takeAnswer(line);
     // The SDK client sees a transport of its own; forwarded calls' answers never reach it.
     const forClient: Transport = {
       start: () => inner.start(),
@@ -199,23 +225,45 @@ export class Upstream {
 
   /**
    * Send a client's request on the raw path. `request.id` is replaced with an id of ours, and a
-   * progress token with ours; progress comes back through `onProgress` with the caller's token
-   * left for the caller to restore. The promise always settles, with a response or an error.
+   * progress token with ours; progress comes back through `sink.onProgress` with the caller's
+   * token left for the caller to restore. `sink.onResponse` is always called once, never before
+   * this returns. Returns the id the server knows the call by.
    */
-  forward(request: Request, onProgress?: (params: Record<string, unknown>) => void): { upstreamId: string; response: Promise<Response> } {
+  forward(request: Request, sink: CallSink): string {
     const upstreamId = `${RAW_PREFIX}${++this.seq}`;
     let params = request.params;
     const meta = params?._meta;
     if (meta && meta.progressToken !== undefined) params = { ...params, _meta: { ...meta, progressToken: upstreamId } };
-    const response = new Promise<Response>((resolve) => this.pending.set(upstreamId, { resolve, onProgress }));
+    this.pending.set(upstreamId, sink);
     if (this.closed) {
-      this.settle(upstreamId, failure(null, ErrorCodes.ServerGone, `server "${this.server}" is not connected`));
-    } else {
-      this.transport.send({ jsonrpc: '2.0', id: upstreamId, method: request.method, params } as JSONRPCMessage).catch((error: unknown) => {
-        this.settle(upstreamId, failure(null, ErrorCodes.ServerGone, `sending to server "${this.server}" failed: ${(error as Error).message}`));
-      });
+      this.settleLater(upstreamId, `server "${this.server}" is not connected`);
+      return upstreamId;
     }
-    return { upstreamId, response };
+    this.send({ jsonrpc: '2.0', id: upstreamId, method: request.method, params } as JSONRPCMessage, upstreamId);
+    return upstreamId;
+  }
+
+  /** Forward and wait for the answer (calls off the hot path, such as logging/setLevel). */
+  ask(request: Request): Promise<Response> {
+    return new Promise((resolve) => this.forward(request, { onResponse: resolve }));
+  }
+
+  private send(message: JSONRPCMessage, upstreamId: string): void {
+    const failed = (error: unknown) => this.settleLater(upstreamId, `sending to server "${this.server}" failed: ${(error as Error).message}`);
+    if (!canWrite(this.transport)) {
+      this.transport.send(message).catch(failed);
+      return;
+    }
+    try {
+      this.transport.write(message);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  /** Fail a call from a later microtask, so that no answer arrives before `forward` returns. */
+  private settleLater(upstreamId: string, message: string): void {
+    queueMicrotask(() => this.settle(upstreamId, failure(null, ErrorCodes.ServerGone, message)));
   }
 
   /** The client gave up on a forwarded call: tell the server, and settle nothing further. */
@@ -233,6 +281,44 @@ export class Upstream {
     this.transport.send({ jsonrpc: '2.0', method, ...(params ? { params } : {}) } as JSONRPCMessage).catch(() => {});
   }
 
+  /**
+   * Take a forwarded call's answer straight from its line when the layout leaves no doubt that the
+   * id is the top-level one: `{"jsonrpc":"2.0","id":"gw:N","result"|"error":…}`, or
+   * `{"result"|"error":…,"id":"gw:N"}` with the id as the very last member. Anything else (other
+   * spacing, key order, a request or notification) is parsed as usual. True when taken.
+   */
+  private takeAnswer(line: string): boolean {
+    let idStart: number;
+    let idEnd: number;
+    let ok: boolean;
+    if (line.startsWith(ID_SECOND)) {
+      idStart = ID_SECOND.length - RAW_PREFIX.length - 1;
+      idEnd = line.indexOf('"', ID_SECOND.length) + 1;
+      if (idEnd === 0) return false;
+      if (line.startsWith(',"result":', idEnd)) ok = true;
+      else if (line.startsWith(',"error":', idEnd)) ok = false;
+      else return false;
+    } else {
+      if (line.startsWith('{"result":')) ok = true;
+      else if (line.startsWith('{"error":')) ok = false;
+      else return false;
+      if (line.charCodeAt(line.length - 1) !== 125 /* } */ || line.charCodeAt(line.length - 2) !== 34 /* " */) return false;
+      const member = line.lastIndexOf(ID_MEMBER);
+      if (member === -1 || line.charCodeAt(member - 1) !== 44 /* , */) return false;
+      idStart = member + ID_MEMBER.length - RAW_PREFIX.length - 1;
+      idEnd = line.length - 1;
+      // The id's text must not hold a quote: then the member really is the last one.
+      if (line.indexOf('"', idStart + 1) !== idEnd - 1) return false;
+    }
+    const upstreamId = line.slice(idStart + 1, idEnd - 1);
+    const sink = this.pending.get(upstreamId);
+    if (!sink?.onRawResponse) return false;
+    this.pending.delete(upstreamId);
+    sink.onRawResponse(line.slice(0, idStart), line.slice(idEnd), ok);
+    this.notifyDrained();
+    return true;
+  }
+
   private intercept(message: JSONRPCMessage): boolean {
     const m = message as { id?: unknown; method?: string; params?: { progressToken?: unknown } };
     if (typeof m.id === 'string' && m.id.startsWith(RAW_PREFIX) && isResponse(message)) {
@@ -247,10 +333,10 @@ export class Upstream {
   }
 
   private settle(upstreamId: string, response: Response): void {
-    const call = this.pending.get(upstreamId);
-    if (!call) return;
+    const sink = this.pending.get(upstreamId);
+    if (!sink) return;
     this.pending.delete(upstreamId);
-    call.resolve(response);
+    sink.onResponse(response);
     this.notifyDrained();
   }
 

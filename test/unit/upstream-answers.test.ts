@@ -1,0 +1,148 @@
+/**
+ * How a forwarded call's answer crosses the upstream connection: taken as raw text (id swapped, no
+ * parse) only when its layout leaves no doubt which id is the top-level one, parsed otherwise.
+ * The server side is a pair of in-memory streams standing in for the child's pipes.
+ */
+import { PassThrough } from 'node:stream';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChildStdioTransport } from '../../src/gateway/child-transport.js';
+import { RawResponse, serialize, type Request, type Response } from '../../src/gateway/jsonrpc.js';
+import { Upstream, type CallSink } from '../../src/gateway/upstream.js';
+
+const log = pino({ level: 'silent' });
+
+interface Received {
+  raw?: { json: string; ok: boolean };
+  parsed?: Response;
+  progress: Record<string, unknown>[];
+}
+
+/** A sink that records what it gets; the client's id is `"c1"`, as the session would splice it. */
+function recorder(withRaw = true): { sink: CallSink; got: Received } {
+  const got: Received = { progress: [] };
+  const sink: CallSink = {
+    onResponse: (response) => {
+      got.parsed = response;
+    },
+    onProgress: (params) => {
+      got.progress.push(params);
+    },
+  };
+  if (withRaw) sink.onRawResponse = (head, tail, ok) => (got.raw = { json: `${head}"c1"${tail}`, ok });
+  return { sink, got };
+}
+
+const call = (method = 'tools/call', params: Record<string, unknown> = { name: 'echo' }): Request => ({ jsonrpc: '2.0', id: 99, method, params });
+
+let upstream: Upstream | undefined;
+afterEach(async () => {
+  await upstream?.close();
+  upstream = undefined;
+});
+
+async function connected() {
+  const toServer = new PassThrough();
+  const fromServer = new PassThrough();
+  const transport = new ChildStdioTransport(toServer, fromServer);
+  const handlers = { onServerRequest: () => Promise.resolve({}), onNotification: () => {}, onListsChanged: () => {} };
+  upstream = new Upstream({ server: 's', instanceId: 'i', transport, handlers, log, version: '0' });
+  await transport.start();
+  const sent: Record<string, unknown>[] = [];
+  toServer.setEncoding('utf8');
+  toServer.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n').filter(Boolean)) sent.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  const answer = async (line: string) => {
+    fromServer.write(`${line}\n`);
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { upstream, sent, answer };
+}
+
+describe('forwarded answers', () => {
+  it('takes the TypeScript SDK layout (result first, id last) raw, with only the id changed', async () => {
+    const { upstream, sent, answer } = await connected();
+    const { sink, got } = recorder();
+    const id = upstream.forward(call(), sink);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual([{ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo' } }]);
+    await answer(`{"result":{"content":[{"type":"text","text":"a \\"id\\":\\"${id}\\" b"}]},"jsonrpc":"2.0","id":"${id}"}`);
+    expect(got.parsed).toBeUndefined();
+    expect(got.raw?.ok).toBe(true);
+    expect(JSON.parse(got.raw?.json ?? '')).toEqual({ result: { content: [{ type: 'text', text: `a "id":"${id}" b` }] }, jsonrpc: '2.0', id: 'c1' });
+    expect(upstream.inFlight).toBe(0);
+  });
+
+  it('takes the id-second layout raw, for results and for errors', async () => {
+    const { upstream, answer } = await connected();
+    const first = recorder();
+    const second = recorder();
+    const a = upstream.forward(call(), first.sink);
+    const b = upstream.forward(call(), second.sink);
+    await answer(`{"jsonrpc":"2.0","id":"${a}","result":{"ok":1}}`);
+    await answer(`{"jsonrpc":"2.0","id":"${b}","error":{"code":-32602,"message":"bad"}}`);
+    expect(first.got.raw).toEqual({ json: '{"jsonrpc":"2.0","id":"c1","result":{"ok":1}}', ok: true });
+    expect(second.got.raw).toEqual({ json: '{"jsonrpc":"2.0","id":"c1","error":{"code":-32602,"message":"bad"}}', ok: false });
+  });
+
+  it('settles the call the top-level id names when a result carries another call id inside', async () => {
+    const { upstream, answer } = await connected();
+    const inner = recorder();
+    const outer = recorder();
+    const a = upstream.forward(call(), inner.sink);
+    const b = upstream.forward(call(), outer.sink);
+    await answer(`{"result":{"structuredContent":{"id":"${a}"}},"jsonrpc":"2.0","id":"${b}"}`);
+    expect(inner.got.raw).toBeUndefined();
+    expect(inner.got.parsed).toBeUndefined();
+    expect(JSON.parse(outer.got.raw?.json ?? '')).toEqual({ result: { structuredContent: { id: a } }, jsonrpc: '2.0', id: 'c1' });
+    expect(upstream.inFlight).toBe(1);
+  });
+
+  it('leaves an answer to another request alone even when the last nested member looks like ours', async () => {
+    const { upstream, answer } = await connected();
+    const pending = recorder();
+    const a = upstream.forward(call(), pending.sink);
+    // The SDK client's own request 5 (not a forwarded call) answered with our id nested at the end.
+    await answer(`{"result":{"x":{"id":"${a}"}},"jsonrpc":"2.0","id":5}`);
+    await answer(`{"result":{"x":{"id":"${a}"}}}`);
+    expect(pending.got.raw).toBeUndefined();
+    expect(pending.got.parsed).toBeUndefined();
+    expect(upstream.inFlight).toBe(1);
+  });
+
+  it('parses answers in any other layout, and for a sink that takes no raw text', async () => {
+    const { upstream, answer } = await connected();
+    const spaced = recorder();
+    const plain = recorder(false);
+    const a = upstream.forward(call(), spaced.sink);
+    const b = upstream.forward(call(), plain.sink);
+    await answer(`{"jsonrpc": "2.0", "id": "${a}", "result": {"n": 1}}`);
+    await answer(`{"result":{"n":2},"jsonrpc":"2.0","id":"${b}"}`);
+    expect(spaced.got.raw).toBeUndefined();
+    expect(spaced.got.parsed).toEqual({ jsonrpc: '2.0', id: a, result: { n: 1 } });
+    expect(plain.got.parsed).toEqual({ jsonrpc: '2.0', id: b, result: { n: 2 } });
+  });
+
+  it('relays progress under our token and fails what is in flight when the server goes', async () => {
+    const { upstream, sent, answer } = await connected();
+    const { sink, got } = recorder();
+    const id = upstream.forward(call('tools/call', { name: 'slow', _meta: { progressToken: 'client-token' } }), sink);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((sent[0]?.params as { _meta: unknown })._meta).toEqual({ progressToken: id });
+    await answer(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"${id}","progress":1,"total":2}}`);
+    expect(got.progress).toEqual([{ progressToken: id, progress: 1, total: 2 }]);
+    await upstream.close();
+    expect(got.parsed?.error?.message).toMatch(/stopped while the call was in flight/);
+  });
+});
+
+describe('serialize', () => {
+  it('writes raw answers as they are, alone and inside a batch', () => {
+    const raw = new RawResponse('{"result":{"a":1},"jsonrpc":"2.0","id":7}', true);
+    const parsed: Response = { jsonrpc: '2.0', id: 8, result: {} };
+    expect(serialize(raw)).toBe(raw.json);
+    expect(JSON.parse(serialize([parsed, raw]))).toEqual([parsed, { result: { a: 1 }, jsonrpc: '2.0', id: 7 }]);
+    expect(serialize([parsed])).toBe(JSON.stringify([parsed]));
+  });
+});
