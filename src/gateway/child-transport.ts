@@ -8,17 +8,34 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { isMessage } from './jsonrpc.js';
 
-const uncork = (stream: Writable) => stream.uncork();
-
 /**
- * Call before each write: writes made in the same tick (every line of a chunk just read) are held
- * and flushed as one when the tick ends, so under load the peer reads several messages per wake-up
- * and both processes make fewer system calls. A lone message waits only for the end of the tick.
+ * Messages written to a stream in one tick (every line of a chunk just read) leave together, in one
+ * write when the tick ends: under load the peer reads several per wake-up and both processes make
+ * fewer system calls, and a lone message waits only for the end of the tick.
  */
-export function coalesceWrites(stream: Writable): void {
-  if (stream.writableCorked > 0) return;
-  stream.cork();
-  process.nextTick(uncork, stream);
+export class LineWriter {
+  private pending: string[] = [];
+
+  constructor(private readonly stream: Writable) {}
+
+  /** Queue one message (without its newline); false once the stream has ended. */
+  write(json: string): boolean {
+    if (this.stream.writableEnded || this.stream.destroyed) return false;
+    if (this.pending.push(json) === 1) process.nextTick(this.flush);
+    return true;
+  }
+
+  /** Bytes the stream holds that its reader has not taken yet. */
+  get unread(): number {
+    return this.stream.writableLength;
+  }
+
+  private readonly flush = () => {
+    const lines = this.pending;
+    this.pending = [];
+    if (this.stream.writableEnded || this.stream.destroyed) return;
+    this.stream.write(lines.length === 1 ? `${lines[0]}\n` : `${lines.join('\n')}\n`);
+  };
 }
 
 /** A message larger than this is not JSON-RPC we can use; the line is dropped as output. */
@@ -32,12 +49,15 @@ export class ChildStdioTransport implements Transport {
   takeLine: ((line: string) => boolean) | undefined = undefined;
   private buffer = '';
   private closed = false;
+  private readonly writer: LineWriter;
 
   constructor(
     private readonly stdin: Writable,
     private readonly stdout: Readable,
     private readonly onOutput: (line: string) => void = () => {},
-  ) {}
+  ) {
+    this.writer = new LineWriter(stdin);
+  }
 
   async start(): Promise<void> {
     this.stdout.setEncoding('utf8');
@@ -97,23 +117,18 @@ export class ChildStdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     try {
-      if (this.write(message)) return Promise.resolve();
+      this.write(message);
+      return Promise.resolve();
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    return new Promise((resolve) => this.stdin.once('drain', () => resolve()));
   }
 
-  /**
-   * Write a message at once; throws when the process is gone or has stopped reading. False when
-   * the pipe is full (the message is queued; 'drain' follows).
-   */
-  write(message: JSONRPCMessage): boolean {
-    if (this.closed || this.stdin.destroyed) throw new Error('the server process is gone');
+  /** Queue a message for this tick's write; throws when the process is gone or has stopped reading. */
+  write(message: JSONRPCMessage): void {
     // A server that stopped reading its stdin must not make us hold an ever larger buffer.
-    if (this.stdin.writableLength > MAX_MESSAGE_BYTES) throw new Error('the server is not reading its stdin');
-    coalesceWrites(this.stdin);
-    return this.stdin.write(`${JSON.stringify(message)}\n`);
+    if (this.writer.unread > MAX_MESSAGE_BYTES) throw new Error('the server is not reading its stdin');
+    if (this.closed || !this.writer.write(JSON.stringify(message))) throw new Error('the server process is gone');
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  * server for any client. Nothing but JSON-RPC is written to `output`.
  */
 import type { Readable, Writable } from 'node:stream';
-import { coalesceWrites } from './child-transport.js';
+import { LineWriter } from './child-transport.js';
 import type { Gateway } from './gateway.js';
 import type { Reply } from './session.js';
 import { ErrorCodes, failure, isMessage, isRequest, serialize, type Answer, type Message, type Notification, type Response } from './jsonrpc.js';
@@ -17,17 +17,9 @@ export interface StdioFrontendOptions {
 /** Serve one session until `input` ends; resolves then (the client has gone). */
 export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Promise<void> {
   const { input, output } = options;
-  const write = (message: Message | Answer | Answer[]) => {
-    if (output.writableEnded) return;
-    coalesceWrites(output);
-    output.write(`${serialize(message)}\n`);
-  };
-  const session = gateway.createSession({
-    send: (message) => {
-      write(message);
-      return !output.writableEnded;
-    },
-  });
+  const writer = new LineWriter(output);
+  const write = (message: Message | Answer | Answer[]) => writer.write(serialize(message));
+  const session = gateway.createSession({ send: write });
 
   /** Hand one message to the session; `reply` is told the response a request gets (never for the rest). */
   const handle = (message: Message, reply: Reply) => {

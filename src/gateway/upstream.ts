@@ -66,7 +66,7 @@ export interface CallSink {
  * reads before parsing it (the child's stdio pipes).
  */
 interface WritableTransport extends Transport {
-  write(message: JSONRPCMessage): boolean;
+  write(message: JSONRPCMessage): void;
   takeLine?: (line: string) => boolean;
 }
 
