@@ -7,48 +7,19 @@ import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { isMessage } from './jsonrpc.js';
-
-/**
- * Messages written to a stream in one tick (every line of a chunk just read) leave together, in one
- * write when the tick ends: under load the peer reads several per wake-up and both processes make
- * fewer system calls, and a lone message waits only for the end of the tick.
- */
-export class LineWriter {
-  private pending: string[] = [];
-
-  constructor(private readonly stream: Writable) {}
-
-  /** Queue one message (without its newline); false once the stream has ended. */
-  write(json: string): boolean {
-    if (this.stream.writableEnded || this.stream.destroyed) return false;
-    if (this.pending.push(json) === 1) process.nextTick(this.flush);
-    return true;
-  }
-
-  /** Bytes the stream holds that its reader has not taken yet. */
-  get unread(): number {
-    return this.stream.writableLength;
-  }
-
-  private readonly flush = () => {
-    const lines = this.pending;
-    this.pending = [];
-    if (this.stream.writableEnded || this.stream.destroyed) return;
-    this.stream.write(lines.length === 1 ? `${lines[0]}\n` : `${lines.join('\n')}\n`);
-  };
-}
-
-/** A message larger than this is not JSON-RPC we can use; the line is dropped as output. */
-const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+import { LineReader, LineWriter, MAX_LINE_BYTES } from './lines.js';
 
 export class ChildStdioTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
-  /** Offered each line before it is parsed; true when it was taken whole (and is not delivered). */
-  takeLine: ((line: string) => boolean) | undefined = undefined;
-  private buffer = '';
+  /**
+   * Offered each line that may be JSON before it is decoded; true when it was taken whole (a
+   * forwarded call's answer) and is not delivered.
+   */
+  takeLine: ((line: Buffer) => boolean) | undefined = undefined;
   private closed = false;
+  private readonly reader: LineReader;
   private readonly writer: LineWriter;
 
   constructor(
@@ -57,55 +28,40 @@ export class ChildStdioTransport implements Transport {
     private readonly onOutput: (line: string) => void = () => {},
   ) {
     this.writer = new LineWriter(stdin);
+    this.reader = new LineReader(
+      (line) => this.deliver(line),
+      (start, bytes) => this.onOutput(`${start.toString('utf8', 0, 200)}… (${bytes} bytes without a newline, dropped)`),
+    );
   }
 
   async start(): Promise<void> {
-    this.stdout.setEncoding('utf8');
     this.stdout.on('data', this.onData);
     this.stdout.once('close', this.onEnd);
     this.stdin.on('error', this.onStdinError);
   }
 
-  private readonly onData = (chunk: string) => {
-    let start = 0;
-    let newline = chunk.indexOf('\n');
-    if (newline !== -1 && this.buffer !== '') {
-      // The rest of a line begun in an earlier chunk.
-      this.deliver(this.buffer + chunk.slice(0, newline));
-      this.buffer = '';
-      start = newline + 1;
-      newline = chunk.indexOf('\n', start);
-    }
-    while (newline !== -1) {
-      this.deliver(chunk.slice(start, newline));
-      start = newline + 1;
-      newline = chunk.indexOf('\n', start);
-    }
-    if (start < chunk.length) this.buffer += start === 0 ? chunk : chunk.slice(start);
-    if (this.buffer.length > MAX_MESSAGE_BYTES) {
-      this.onOutput(`${this.buffer.slice(0, 200)}… (${this.buffer.length} bytes without a newline, dropped)`);
-      this.buffer = '';
-    }
-  };
+  private readonly onData = (chunk: Buffer) => this.reader.push(chunk);
 
-  private deliver(raw: string): void {
-    const line = raw.charCodeAt(raw.length - 1) === 13 /* \r */ ? raw.slice(0, -1) : raw;
-    let parsed: unknown;
-    if (line.charCodeAt(0) === 123 /* { */) {
+  private deliver(line: Buffer): void {
+    if (line[0] === 123 /* { */) {
       if (this.takeLine?.(line)) return;
+      const text = line.toString('utf8');
+      let parsed: unknown;
       try {
-        parsed = JSON.parse(line);
+        parsed = JSON.parse(text);
       } catch {
         parsed = undefined;
       }
+      if (isMessage(parsed)) this.onmessage?.(parsed as JSONRPCMessage);
+      else this.onOutput(text);
+      return;
     }
-    if (isMessage(parsed)) this.onmessage?.(parsed as JSONRPCMessage);
-    else if (line.trim() !== '') this.onOutput(line);
+    const text = line.toString('utf8');
+    if (text.trim() !== '') this.onOutput(text);
   }
 
   private readonly onEnd = () => {
-    if (this.buffer.trim() !== '') this.deliver(this.buffer);
-    this.buffer = '';
+    this.reader.end();
     void this.close();
   };
 
@@ -127,7 +83,7 @@ export class ChildStdioTransport implements Transport {
   /** Queue a message for this tick's write; throws when the process is gone or has stopped reading. */
   write(message: JSONRPCMessage): void {
     // A server that stopped reading its stdin must not make us hold an ever larger buffer.
-    if (this.writer.unread > MAX_MESSAGE_BYTES) throw new Error('the server is not reading its stdin');
+    if (this.writer.unread > MAX_LINE_BYTES) throw new Error('the server is not reading its stdin');
     if (this.closed || !this.writer.write(JSON.stringify(message))) throw new Error('the server process is gone');
   }
 

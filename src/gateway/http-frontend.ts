@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { HttpError, type Route } from '../control/http.js';
 import { NAME_SEGMENT } from '../control/status-routes.js';
 import type { Gateway } from './gateway.js';
-import { ErrorCodes, failure, isMessage, isRequest, serialize, type Answer, type Id, type Message, type Notification, type Request, type Response } from './jsonrpc.js';
+import { ErrorCodes, failure, isMessage, isRequest, RawResponse, serialize, type Answer, type Id, type Message, type Notification, type Request, type Response } from './jsonrpc.js';
 import type { Session } from './session.js';
 import { openSse, SSE_HEADERS, sseFrameOf, writeBounded, type SseStream } from '../control/sse.js';
 
@@ -125,7 +125,8 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
       return;
     }
     post.res.writeHead(200, { 'content-type': 'application/json' });
-    post.res.end(serialize(post.batch ? post.responses : (post.responses[0] as Answer)));
+    const only = post.batch ? undefined : post.responses[0];
+    post.res.end(only instanceof RawResponse ? only.bytes() : serialize(post.batch ? post.responses : (only as Answer)));
   }
 
   async function handlePost(req: IncomingMessage, res: ServerResponse, scope: string | undefined): Promise<void> {

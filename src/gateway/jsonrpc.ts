@@ -68,15 +68,38 @@ export function failure(id: Id | null, code: number, message: string, data?: unk
 }
 
 /**
- * A server's answer already in JSON text, with only its id changed: it crosses the gateway without
- * being parsed or serialised again, however large its result.
+ * A server's answer as it was read, with only its id changed: it crosses the gateway without being
+ * decoded, parsed or serialised again, however large its result. Its JSON text is `head`, `id`
+ * (the client's id as JSON), then `tail`.
  */
 export class RawResponse {
   constructor(
-    readonly json: string,
+    readonly head: string | Buffer,
+    readonly id: string,
+    readonly tail: string | Buffer,
     /** False for a JSON-RPC error. */
     readonly ok: boolean,
   ) {}
+
+  /** Its size in bytes (in characters for the parts held as text: close enough to choose a path). */
+  get byteLength(): number {
+    return this.head.length + this.id.length + this.tail.length;
+  }
+
+  /** The pieces of its JSON text, in order. */
+  get pieces(): [string | Buffer, string, string | Buffer] {
+    return [this.head, this.id, this.tail];
+  }
+
+  /** Its JSON text as one buffer. */
+  bytes(): Buffer {
+    return Buffer.concat(this.pieces.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece)));
+  }
+
+  /** Its JSON text. */
+  get json(): string {
+    return this.pieces.map((piece) => (typeof piece === 'string' ? piece : piece.toString('utf8'))).join('');
+  }
 }
 
 /** What a client is sent in answer to a request. */

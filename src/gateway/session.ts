@@ -45,8 +45,8 @@ class ForwardedCall implements CallSink {
     this.session.finished(this, answer.error === undefined);
   }
 
-  onRawResponse(head: string, tail: string, ok: boolean): void {
-    this.reply(this.cancelled ? undefined : new RawResponse(`${head}${JSON.stringify(this.clientId)}${tail}`, ok));
+  onRawResponse(head: string | Buffer, tail: string | Buffer, ok: boolean): void {
+    this.reply(this.cancelled ? undefined : new RawResponse(head, JSON.stringify(this.clientId), tail, ok));
     this.session.finished(this, ok);
   }
 

@@ -4,10 +4,10 @@
  * server for any client. Nothing but JSON-RPC is written to `output`.
  */
 import type { Readable, Writable } from 'node:stream';
-import { LineWriter } from './child-transport.js';
+import { LineReader, LineWriter, MAX_LINE_BYTES } from './lines.js';
 import type { Gateway } from './gateway.js';
 import type { Reply } from './session.js';
-import { ErrorCodes, failure, isMessage, isRequest, serialize, type Answer, type Message, type Notification, type Response } from './jsonrpc.js';
+import { ErrorCodes, failure, isMessage, isRequest, RawResponse, serialize, type Answer, type Message, type Notification, type Response } from './jsonrpc.js';
 
 export interface StdioFrontendOptions {
   input: Readable;
@@ -18,7 +18,8 @@ export interface StdioFrontendOptions {
 export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Promise<void> {
   const { input, output } = options;
   const writer = new LineWriter(output);
-  const write = (message: Message | Answer | Answer[]) => writer.write(serialize(message));
+  const write = (message: Message | Answer | Answer[]) =>
+    message instanceof RawResponse ? writer.writePieces(message.pieces, message.byteLength) : writer.write(serialize(message));
   const session = gateway.createSession({ send: write });
 
   /** Hand one message to the session; `reply` is told the response a request gets (never for the rest). */
@@ -65,23 +66,14 @@ export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Pro
     }
   };
 
+  const reader = new LineReader(
+    (line) => onLine(line.toString('utf8')),
+    (_start, bytes) => write(failure(null, ErrorCodes.InvalidRequest, `a message of over ${MAX_LINE_BYTES} bytes (${bytes} so far) was dropped`)),
+  );
   return new Promise((resolve) => {
-    let buffer = '';
-    input.setEncoding('utf8');
-    input.on('data', (chunk: string) => {
-      buffer += chunk;
-      let newline = buffer.indexOf('\n');
-      let start = 0;
-      while (newline !== -1) {
-        onLine(buffer.slice(start, newline));
-        start = newline + 1;
-        newline = buffer.indexOf('\n', start);
-      }
-      buffer = start === 0 ? buffer : buffer.slice(start);
-    });
+    input.on('data', (chunk: Buffer) => reader.push(chunk));
     const finish = () => {
-      if (buffer.trim() !== '') onLine(buffer);
-      buffer = '';
+      reader.end();
       gateway.endSession(session);
       resolve();
     };

@@ -53,10 +53,11 @@ export interface CallSink {
   /** The server's answer (its `id` is ours, not the client's), or an error of the gateway's. */
   onResponse(response: Response): void;
   /**
-   * The server's answer as it came, unparsed: the client's message is `head`, the client's id as
-   * JSON, then `tail`. Without this method every answer is parsed and given to `onResponse`.
+   * The server's answer as it came, unparsed (and a large one not even decoded): the client's
+   * message is `head`, the client's id as JSON, then `tail`. Without this method every answer is parsed and given to
+   * `onResponse`.
    */
-  onRawResponse?(head: string, tail: string, ok: boolean): void;
+  onRawResponse?(head: string | Buffer, tail: string | Buffer, ok: boolean): void;
   /** A progress notification's params, its token still ours for the caller to restore. */
   onProgress?(params: Record<string, unknown>): void;
 }
@@ -67,7 +68,7 @@ export interface CallSink {
  */
 interface WritableTransport extends Transport {
   write(message: JSONRPCMessage): void;
-  takeLine?: (line: string) => boolean;
+  takeLine?: (line: Buffer) => boolean;
 }
 
 function canWrite(transport: Transport): transport is WritableTransport {
@@ -80,6 +81,40 @@ const RAW_PREFIX = 'gw:';
 const ID_SECOND = `{"jsonrpc":"2.0","id":"${RAW_PREFIX}`;
 /** The id as the last member of an answer (the TypeScript SDK puts `result` first and `id` last). */
 const ID_MEMBER = `"id":"${RAW_PREFIX}`;
+/** Lines up to this size are decoded whole; of longer ones only the ends are looked at. */
+const DECODE_WHOLE_BYTES = 4096;
+/** How much of each end of a long line is read to find its id. */
+const END_BYTES = 128;
+
+/**
+ * Where a forwarded call's answer keeps its top-level id (from the opening quote to just past the
+ * closing one), judged from the line's first and last characters alone, and whether it is a
+ * result. Undefined unless the layout leaves no doubt: `{"jsonrpc":"2.0","id":"gw:N","result"|
+ * "error":…}`, or `{"result"|"error":…,"id":"gw:N"}` with the id as the very last member.
+ */
+function locateId(first: string, last: string, length: number): { start: number; end: number; ok: boolean } | undefined {
+  if (first.startsWith(ID_SECOND)) {
+    const end = first.indexOf('"', ID_SECOND.length) + 1;
+    if (end === 0) return undefined;
+    const start = ID_SECOND.length - RAW_PREFIX.length - 1;
+    if (first.startsWith(',"result":', end)) return { start, end, ok: true };
+    if (first.startsWith(',"error":', end)) return { start, end, ok: false };
+    return undefined;
+  }
+  let ok: boolean;
+  if (first.startsWith('{"result":')) ok = true;
+  else if (first.startsWith('{"error":')) ok = false;
+  else return undefined;
+  if (!last.endsWith('"}')) return undefined;
+  const member = last.lastIndexOf(ID_MEMBER);
+  if (member < 1 || last.charCodeAt(member - 1) !== 44 /* , */) return undefined;
+  const open = member + ID_MEMBER.length - RAW_PREFIX.length - 1;
+  // The id's text must not hold a quote: then the member really is the last one.
+  if (last.indexOf('"', open + 1) !== last.length - 2) return undefined;
+  const shift = length - last.length;
+  return { start: shift + open, end: length - 1, ok };
+}
+
 const MAX_PAGES = 100;
 
 const EMPTY_LISTS: Lists = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
@@ -287,34 +322,22 @@ export class Upstream {
    * `{"result"|"error":…,"id":"gw:N"}` with the id as the very last member. Anything else (other
    * spacing, key order, a request or notification) is parsed as usual. True when taken.
    */
-  private takeAnswer(line: string): boolean {
-    let idStart: number;
-    let idEnd: number;
-    let ok: boolean;
-    if (line.startsWith(ID_SECOND)) {
-      idStart = ID_SECOND.length - RAW_PREFIX.length - 1;
-      idEnd = line.indexOf('"', ID_SECOND.length) + 1;
-      if (idEnd === 0) return false;
-      if (line.startsWith(',"result":', idEnd)) ok = true;
-      else if (line.startsWith(',"error":', idEnd)) ok = false;
-      else return false;
-    } else {
-      if (line.startsWith('{"result":')) ok = true;
-      else if (line.startsWith('{"error":')) ok = false;
-      else return false;
-      if (line.charCodeAt(line.length - 1) !== 125 /* } */ || line.charCodeAt(line.length - 2) !== 34 /* " */) return false;
-      const member = line.lastIndexOf(ID_MEMBER);
-      if (member === -1 || line.charCodeAt(member - 1) !== 44 /* , */) return false;
-      idStart = member + ID_MEMBER.length - RAW_PREFIX.length - 1;
-      idEnd = line.length - 1;
-      // The id's text must not hold a quote: then the member really is the last one.
-      if (line.indexOf('"', idStart + 1) !== idEnd - 1) return false;
+  private takeAnswer(line: Buffer): boolean {
+    if (line.length <= DECODE_WHOLE_BYTES) {
+      const text = line.toString('utf8');
+      const at = locateId(text, text, text.length);
+      return at !== undefined && this.settleRaw(text.slice(at.start + 1, at.end - 1), text.slice(0, at.start), text.slice(at.end), at.ok);
     }
-    const upstreamId = line.slice(idStart + 1, idEnd - 1);
+    // Latin-1 reads one character per byte, so offsets in these ends are offsets in the line.
+    const at = locateId(line.toString('latin1', 0, END_BYTES), line.toString('latin1', line.length - END_BYTES), line.length);
+    return at !== undefined && this.settleRaw(line.toString('latin1', at.start + 1, at.end - 1), line.subarray(0, at.start), line.subarray(at.end), at.ok);
+  }
+
+  private settleRaw(upstreamId: string, head: string | Buffer, tail: string | Buffer, ok: boolean): boolean {
     const sink = this.pending.get(upstreamId);
     if (!sink?.onRawResponse) return false;
     this.pending.delete(upstreamId);
-    sink.onRawResponse(line.slice(0, idStart), line.slice(idEnd), ok);
+    sink.onRawResponse(head, tail, ok);
     this.notifyDrained();
     return true;
   }

@@ -29,7 +29,7 @@ function recorder(withRaw = true): { sink: CallSink; got: Received } {
       got.progress.push(params);
     },
   };
-  if (withRaw) sink.onRawResponse = (head, tail, ok) => (got.raw = { json: `${head}"c1"${tail}`, ok });
+  if (withRaw) sink.onRawResponse = (head, tail, ok) => (got.raw = { json: `${head.toString()}"c1"${tail.toString()}`, ok });
   return { sink, got };
 }
 
@@ -57,7 +57,7 @@ async function connected() {
     fromServer.write(`${line}\n`);
     await new Promise((resolve) => setImmediate(resolve));
   };
-  return { upstream, sent, answer };
+  return { upstream, sent, answer, fromServer };
 }
 
 describe('forwarded answers', () => {
@@ -72,6 +72,19 @@ describe('forwarded answers', () => {
     expect(got.raw?.ok).toBe(true);
     expect(JSON.parse(got.raw?.json ?? '')).toEqual({ result: { content: [{ type: 'text', text: `a "id":"${id}" b` }] }, jsonrpc: '2.0', id: 'c1' });
     expect(upstream.inFlight).toBe(0);
+  });
+
+  it('passes a large answer split over many chunks through byte for byte', async () => {
+    const { upstream, fromServer } = await connected();
+    const { sink, got } = recorder();
+    const id = upstream.forward(call(), sink);
+    const text = 'ünïcødé ✓ '.repeat(20_000);
+    const line = Buffer.from(`{"result":{"content":[{"type":"text","text":"${text}"}]},"jsonrpc":"2.0","id":"${id}"}\n`);
+    // Chunk edges fall inside multi-byte characters.
+    for (let at = 0; at < line.length; at += 4097) fromServer.write(line.subarray(at, at + 4097));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(got.raw?.ok).toBe(true);
+    expect(JSON.parse(got.raw?.json ?? '')).toEqual({ result: { content: [{ type: 'text', text }] }, jsonrpc: '2.0', id: 'c1' });
   });
 
   it('takes the id-second layout raw, for results and for errors', async () => {
@@ -139,9 +152,11 @@ describe('forwarded answers', () => {
 
 describe('serialize', () => {
   it('writes raw answers as they are, alone and inside a batch', () => {
-    const raw = new RawResponse('{"result":{"a":1},"jsonrpc":"2.0","id":7}', true);
+    const raw = new RawResponse(Buffer.from('{"result":{"a":1},"jsonrpc":"2.0","id":'), '7', Buffer.from('}'), true);
+    expect(raw.bytes().toString()).toBe(raw.json);
+    expect(raw.byteLength).toBe(raw.json.length);
     const parsed: Response = { jsonrpc: '2.0', id: 8, result: {} };
-    expect(serialize(raw)).toBe(raw.json);
+    expect(serialize(raw)).toBe('{"result":{"a":1},"jsonrpc":"2.0","id":7}');
     expect(JSON.parse(serialize([parsed, raw]))).toEqual([parsed, { result: { a: 1 }, jsonrpc: '2.0', id: 7 }]);
     expect(serialize([parsed])).toBe(JSON.stringify([parsed]));
   });

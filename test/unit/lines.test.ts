@@ -1,0 +1,93 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { LineReader, LineWriter, MAX_LINE_BYTES } from '../../src/gateway/lines.js';
+
+function reader() {
+  const lines: string[] = [];
+  const dropped: number[] = [];
+  const r = new LineReader(
+    (line) => lines.push(line.toString('utf8')),
+    (_start, bytes) => dropped.push(bytes),
+  );
+  return { r, lines, dropped };
+}
+
+/** A stream that records each write() it is given, as one string per system call would be. */
+function recordingStream() {
+  const writes: string[] = [];
+  const stream = new Writable({
+    writev(chunks, callback) {
+      writes.push(chunks.map((c) => Buffer.from(c.chunk as Buffer).toString('utf8')).join(''));
+      callback();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      writes.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  return { stream, writes };
+}
+
+const tick = () => new Promise((resolve) => process.nextTick(resolve));
+
+describe('LineReader', () => {
+  it('splits on newlines across chunk edges, even inside a multi-byte character', () => {
+    const { r, lines } = reader();
+    const bytes = Buffer.from('{"a":"é"}\r\n{"b":"✓✓"}\nlast');
+    for (let at = 0; at < bytes.length; at += 3) r.push(bytes.subarray(at, at + 3));
+    expect(lines).toEqual(['{"a":"é"}', '{"b":"✓✓"}']);
+    r.end();
+    expect(lines).toEqual(['{"a":"é"}', '{"b":"✓✓"}', 'last']);
+  });
+
+  it('gives every line of one chunk, empty ones included', () => {
+    const { r, lines } = reader();
+    r.push(Buffer.from('one\n\ntwo\n'));
+    r.end();
+    expect(lines).toEqual(['one', '', 'two']);
+  });
+
+  it('drops a line that grows past the limit instead of holding it', () => {
+    const { r, lines, dropped } = reader();
+    const block = Buffer.alloc(16 * 1024 * 1024, 0x61);
+    for (let i = 0; i < 5; i++) r.push(block);
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]).toBeGreaterThan(MAX_LINE_BYTES);
+    r.push(Buffer.from('tail\n{"next":1}\n'));
+    expect(lines).toEqual(['tail', '{"next":1}']);
+  });
+});
+
+describe('LineWriter', () => {
+  it('sends the messages of one tick in a single write, each on its line', async () => {
+    const { stream, writes } = recordingStream();
+    const w = new LineWriter(stream);
+    expect(w.write('{"n":1}')).toBe(true);
+    w.write('{"n":2}');
+    expect(writes).toEqual([]);
+    await tick();
+    expect(writes).toEqual(['{"n":1}\n{"n":2}\n']);
+    w.write('{"n":3}');
+    await tick();
+    expect(writes).toEqual(['{"n":1}\n{"n":2}\n', '{"n":3}\n']);
+  });
+
+  it('writes a large message from its pieces, bytes as they are, in order with the rest', async () => {
+    const { stream, writes } = recordingStream();
+    const w = new LineWriter(stream);
+    const big = Buffer.from(`{"result":{"text":"${'é'.repeat(20_000)}"},"id":`);
+    w.write('{"before":1}');
+    w.writePieces([big, '7', Buffer.from('}')], big.length + 2);
+    w.writePieces([Buffer.from('{"small":'), '8', Buffer.from('}')], 11);
+    await tick();
+    expect(writes.join('')).toBe(`{"before":1}\n${big.toString()}7}\n{"small":8}\n`);
+  });
+
+  it('refuses messages once the stream has ended', async () => {
+    const { stream } = recordingStream();
+    const w = new LineWriter(stream);
+    stream.end();
+    expect(w.write('{}')).toBe(false);
+    expect(w.writePieces([Buffer.alloc(20_000)], 20_000)).toBe(false);
+  });
+});
