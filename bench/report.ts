@@ -228,6 +228,32 @@ export function resultsTable(table: StatsTable, outcomes: readonly TargetOutcome
   return markdownTable(HEADER, resultRows(table, outcomes, concurrencies), 1);
 }
 
+/**
+ * The stdio targets beside the floor measured in the same run: what a byte relay that parses
+ * nothing costs over direct stdio, and how far `run --stdio` sits above it.
+ */
+export function stdioFloorTable(table: StatsTable, concurrencies: readonly number[]): string {
+  const get = (name: TargetName, c: number): Stats | undefined => table.get(name)?.get(c);
+  const rows = concurrencies.map((c) => {
+    const direct = get('direct-stdio', c);
+    const relay = get('stdio-relay', c);
+    const orch = get('orchestrator-stdio', c);
+    return [
+      String(c),
+      ratio(relay?.p50, direct?.p50),
+      ratio(orch?.p50, direct?.p50),
+      ratio(orch?.p50, relay?.p50),
+      ratio(relay?.callsPerSec, direct?.callsPerSec),
+      ratio(orch?.callsPerSec, direct?.callsPerSec),
+      ratio(orch?.callsPerSec, relay?.callsPerSec),
+    ];
+  });
+  return markdownTable(
+    ['conc', 'relay p50 vs direct', 'run --stdio p50 vs direct', 'run --stdio p50 vs relay', 'relay calls/s vs direct', 'run --stdio calls/s vs direct', 'run --stdio calls/s vs relay'],
+    rows,
+  );
+}
+
 export function checksText(list: readonly Check[]): string {
   return list.map((c) => `- **${c.result}** ${c.label} — ${c.detail}`).join('\n');
 }
@@ -343,7 +369,9 @@ the same run: a byte relay that parses nothing. Its ratios to direct stdio are t
 gateway sits on here; what \`orchestrator-stdio\` adds above that row is the gateway's own work
 (parsing each message, routing it, remapping its id). On a 2-core machine shared by client,
 gateway and server, the floor alone can exceed the 1.5× p50 and 0.6× calls/s targets; compare with
-it before reading a FAIL as the gateway's.
+it before reading a FAIL as the gateway's. In this run:
+
+${stdioFloorTable(table, info.concurrencies)}
 
 ## Failures
 
