@@ -14,9 +14,10 @@ export interface Batch {
 let sequence = 0;
 
 /**
- * Sends `calls` echo calls over the target's one client session, keeping `concurrency` of
- * them in flight: that many workers, each sending its next call when its last one answers.
- * Every answer must echo its own message, so mixed-up responses count as failures.
+ * Makes `calls` calls of the target's workload over its one client session, keeping
+ * `concurrency` of them in flight: that many workers, each sending its next call when its last
+ * one answers. Every answer is checked (an echo must echo its own message), so mixed-up
+ * responses count as failures.
  */
 export async function runBatch(target: Target, calls: number, concurrency: number, timeoutMs: number): Promise<Batch> {
   const latencies: number[] = [];
@@ -25,19 +26,13 @@ export async function runBatch(target: Target, calls: number, concurrency: numbe
   const worker = async (): Promise<void> => {
     while (sent < calls && error === undefined) {
       sent += 1;
-      const message = `bench-${(sequence += 1)}`;
+      const seq = (sequence += 1);
       const started = performance.now();
       try {
-        const result = await target.client.callTool(
-          { name: target.toolName, arguments: { message } },
-          undefined,
-          { timeout: timeoutMs },
-        );
+        const result = await target.client.callTool({ name: target.toolName, arguments: target.workload.argumentsFor(seq) }, undefined, { timeout: timeoutMs });
         const elapsed = performance.now() - started;
-        const first = Array.isArray(result.content) ? (result.content[0] as { type?: string; text?: string } | undefined) : undefined;
-        if (result.isError === true || first?.text !== `Echo: ${message}`) {
-          throw new Error(`unexpected answer to echo "${message}": ${JSON.stringify(result).slice(0, 300)}`);
-        }
+        const wrong = target.workload.wrong(result, seq);
+        if (wrong !== undefined) throw new Error(wrong);
         latencies.push(elapsed);
       } catch (cause) {
         error ??= errorMessage(cause);

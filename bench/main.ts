@@ -1,6 +1,6 @@
 // The gateway benchmark: `npm run bench`. See docs/benchmarks.md (which this program writes).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,11 +15,24 @@ import {
   resultsTable,
   statsTable,
   type Cell,
+  type LargePhase,
   type RunInfo,
+  type StatsTable,
   type TargetOutcome,
 } from './report.js';
 import { ProcessRegistry } from './spawned.js';
-import { TARGET_NAMES, TARGETS, errorMessage, serverPids, type Paths, type Target, type TargetName } from './targets.js';
+import {
+  TARGET_NAMES,
+  TARGETS,
+  echoWorkload,
+  errorMessage,
+  readFileWorkload,
+  serverPids,
+  type Paths,
+  type StartContext,
+  type Target,
+  type TargetName,
+} from './targets.js';
 
 interface Settings {
   calls: number;
@@ -31,6 +44,8 @@ interface Settings {
   startTimeoutMs: number;
   skipBuild: boolean;
   out: string;
+  /** Measured calls per target with a large answer; 0 leaves that part out. */
+  largeCalls: number;
 }
 
 const registry = new ProcessRegistry();
@@ -75,6 +90,7 @@ function readSettings(root: string): Settings {
     startTimeoutMs: positiveInt('BENCH_START_TIMEOUT_MS', 90_000),
     skipBuild: process.env.BENCH_SKIP_BUILD === '1',
     out: resolve(root, process.env.BENCH_OUT ?? 'docs/benchmarks.md'),
+    largeCalls: process.env.BENCH_LARGE_CALLS === '0' ? 0 : Math.ceil(positiveInt('BENCH_LARGE_CALLS', 60) / LARGE_ROUNDS) * LARGE_ROUNDS,
   };
 }
 
@@ -145,12 +161,13 @@ async function main(): Promise<number> {
     root,
     node: process.execPath,
     everythingBin: join(root, 'node_modules', '.bin', 'mcp-server-everything'),
+    filesystemBin: join(root, 'node_modules', '.bin', 'mcp-server-filesystem'),
     cli: join(root, 'dist', 'src', 'cli.js'),
     supergatewayBin: realpathSync(binOf(root, 'supergateway', 'supergateway')),
     mcpProxyBin: realpathSync(binOf(root, 'mcp-proxy', 'mcp-proxy')),
     loopbackPreload: join(dirname(fileURLToPath(import.meta.url)), 'loopback.js'),
   };
-  for (const file of [paths.everythingBin, paths.loopbackPreload]) {
+  for (const file of [paths.everythingBin, paths.filesystemBin, paths.loopbackPreload]) {
     if (!existsSync(file)) throw new Error(`missing ${file}`);
   }
   const usesOrchestrator = settings.targets.some((t) => t.startsWith('orchestrator'));
@@ -167,11 +184,107 @@ async function main(): Promise<number> {
     'mcp-proxy': versionOf(root, 'mcp-proxy'),
   };
   const tmpDir = mkdtempSync(join(tmpdir(), 'mcp-bench-'));
-  const ctx = { paths, registry, tmpDir, startTimeoutMs: settings.startTimeoutMs, haveSetsid: hasSetsid() };
+  const ctx: StartContext = { paths, registry, tmpDir, startTimeoutMs: settings.startTimeoutMs, haveSetsid: hasSetsid(), workload: echoWorkload(paths) };
+  const live = new Map<TargetName, Target>();
 
   log(`${machine.cpuModel} × ${machine.cores}, Node ${process.version}; ${settings.calls} calls per cell, ${settings.rounds} rounds, concurrency ${settings.concurrencies.join('/')}`);
+  try {
+    const main = await runPhase(ctx, live, settings.targets, {
+      concurrencies: settings.concurrencies,
+      calls: settings.calls,
+      rounds: settings.rounds,
+      warmup: settings.warmup,
+      callTimeoutMs: settings.callTimeoutMs,
+    });
+
+    let large: LargePhase | undefined;
+    const largeTargets = LARGE_TARGETS.filter((name) => settings.targets.includes(name));
+    if (settings.largeCalls > 0 && largeTargets.length > 0) {
+      const { file, text } = writeLargeFile(tmpDir);
+      log(`large answers: ${largeTargets.join(', ')} reading a ${text.length}-character file`);
+      const phase = await runPhase({ ...ctx, workload: readFileWorkload(paths, file, text) }, live, largeTargets, {
+        concurrencies: [1],
+        calls: settings.largeCalls,
+        rounds: LARGE_ROUNDS,
+        warmup: LARGE_WARMUP,
+        callTimeoutMs: settings.callTimeoutMs,
+      });
+      large = { ...phase, calls: settings.largeCalls, rounds: LARGE_ROUNDS, fileBytes: Buffer.byteLength(text) };
+    }
+
+    const checkList = checks(main.table, settings.concurrencies);
+    const info: RunInfo = {
+      startedAt: new Date(started).toISOString(),
+      durationSec: (Date.now() - started) / 1000,
+      machine,
+      loadAvgAfter: machineInfo().loadAvg,
+      node: process.version,
+      versions,
+      orchestratorBuild,
+      callsPerCell: settings.calls,
+      rounds: settings.rounds,
+      warmupCalls: main.warmupCalls,
+      concurrencies: settings.concurrencies,
+      callTimeoutMs: settings.callTimeoutMs,
+      ticksPerSecond: ticksPerSecond(),
+      ...(large ? { large } : {}),
+    };
+    const markdown = markdownReport(info, main.table, main.outcomes, checkList);
+    assertRunning();
+    writeFileSync(settings.out, markdown);
+    process.stdout.write(
+      [
+        '',
+        `${machine.cpuModel} × ${machine.cores}, ${machine.memTotal}, Node ${process.version}; ` +
+          Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', '),
+        `orchestrator: ${orchestratorBuild}`,
+        '',
+        resultsTable(main.table, main.outcomes, settings.concurrencies),
+        '',
+        ...(large ? ['Large answers:', '', resultsTable(large.table, large.outcomes, [1]), ''] : []),
+        checksText(checkList).replaceAll('**', ''),
+        '',
+        `Failures:\n${failuresText([...main.outcomes, ...(large?.outcomes ?? [])])}`,
+        '',
+        `Written to ${settings.out} (${info.durationSec.toFixed(0)} s).`,
+        '',
+      ].join('\n'),
+    );
+    if (settings.targets.includes('direct-stdio') && !main.outcomes.find((o) => o.name === 'direct-stdio')?.ok) {
+      log('the direct stdio baseline failed: nothing could be compared');
+      return 1;
+    }
+    return 0;
+  } finally {
+    registry.remember();
+    await Promise.allSettled([...live.values()].map((target) => target.close()));
+    await registry.killAll();
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+interface PhaseOptions {
+  concurrencies: readonly number[];
+  /** Measured calls per target and concurrency, a whole number of rounds. */
+  calls: number;
+  rounds: number;
+  warmup: number;
+  callTimeoutMs: number;
+}
+
+interface PhaseResult {
+  table: StatsTable;
+  outcomes: TargetOutcome[];
+  warmupCalls: number;
+}
+
+/**
+ * Start `names` on `ctx.workload`, warm them up, measure them interleaved round by round, and
+ * stop them. A target that fails is reported and left out from then on; `live` holds the running
+ * ones so that the caller can stop them whatever happens.
+ */
+async function runPhase(ctx: StartContext, live: Map<TargetName, Target>, names: readonly TargetName[], options: PhaseOptions): Promise<PhaseResult> {
   const outcomes = new Map<TargetName, TargetOutcome>();
-  const live = new Map<TargetName, Target>();
   const fail = async (name: TargetName, phase: 'start' | 'warm-up' | 'measure', message: string): Promise<void> => {
     assertRunning();
     const outcome = outcomes.get(name);
@@ -187,130 +300,109 @@ async function main(): Promise<number> {
     if (target) await killAll([target.treeRoot]);
   };
 
-  try {
-    await Promise.all(
-      settings.targets.map(async (name) => {
-        const definition = TARGETS[name];
-        const outcome: TargetOutcome = { name, command: definition.describe(paths), ok: true, notes: [], hasGateway: false };
-        outcomes.set(name, outcome);
-        try {
-          const target = await definition.start(ctx);
-          live.set(name, target);
-          outcome.hasGateway = target.gatewayPid !== undefined;
-          outcome.notes.push(...target.notes);
-          log(`${name} ready (tool ${target.toolName}, gateway pid ${target.gatewayPid ?? 'none'})`);
-        } catch (error) {
-          await fail(name, 'start', errorMessage(error));
-        }
-      }),
-    );
+  await Promise.all(
+    names.map(async (name) => {
+      const definition = TARGETS[name];
+      const outcome: TargetOutcome = { name, command: definition.describe(ctx.paths, ctx.workload), ok: true, notes: [], hasGateway: false };
+      outcomes.set(name, outcome);
+      try {
+        const target = await definition.start(ctx);
+        live.set(name, target);
+        outcome.hasGateway = target.gatewayPid !== undefined;
+        outcome.notes.push(...target.notes);
+        log(`${name} ready (tool ${target.toolName}, gateway pid ${target.gatewayPid ?? 'none'})`);
+      } catch (error) {
+        await fail(name, 'start', errorMessage(error));
+      }
+    }),
+  );
 
-    registry.remember();
+  registry.remember();
 
-    // Warm-up: JIT, connection pools and the servers' first-call paths, before anything is measured.
-    const warmupPerConcurrency = Math.max(1, Math.ceil(settings.warmup / settings.concurrencies.length));
-    for (const c of settings.concurrencies) {
-      for (const name of settings.targets) {
+  // Warm-up: JIT, connection pools and the servers' first-call paths, before anything is measured.
+  const warmupPerConcurrency = Math.max(1, Math.ceil(options.warmup / options.concurrencies.length));
+  for (const c of options.concurrencies) {
+    for (const name of names) {
+      assertRunning();
+      const target = live.get(name);
+      if (!target) continue;
+      const batch = await runBatch(target, warmupPerConcurrency, c, options.callTimeoutMs);
+      if (batch.error !== undefined) await fail(name, 'warm-up', batch.error);
+    }
+  }
+
+  const cells = new Map<string, Cell>();
+  const perRound = options.calls / options.rounds;
+  for (let round = 0; round < options.rounds; round += 1) {
+    log(`round ${round + 1}/${options.rounds}`);
+    for (const c of options.concurrencies) {
+      for (const name of rotate(names, round)) {
         assertRunning();
         const target = live.get(name);
         if (!target) continue;
-        const batch = await runBatch(target, warmupPerConcurrency, c, settings.callTimeoutMs);
-        if (batch.error !== undefined) await fail(name, 'warm-up', batch.error);
-      }
-    }
-
-    const cells = new Map<string, Cell>();
-    const perRound = settings.calls / settings.rounds;
-    for (let round = 0; round < settings.rounds; round += 1) {
-      log(`round ${round + 1}/${settings.rounds}`);
-      for (const c of settings.concurrencies) {
-        for (const name of rotate(settings.targets, round)) {
-          assertRunning();
-          const target = live.get(name);
-          if (!target) continue;
-          const key = `${name}@${c}`;
-          const cell = cells.get(key) ?? { target: name, concurrency: c, latencies: [], wallMs: 0, gatewayCpuMs: 0, serverCpuMs: 0, clientCpuMs: 0 };
-          cells.set(key, cell);
-          const rewarm = await runBatch(target, 2 * c, c, settings.callTimeoutMs);
-          if (rewarm.error !== undefined) {
-            await fail(name, 'measure', rewarm.error);
-            continue;
-          }
-          const gatewayBefore = cpuSample(target.gatewayPid === undefined ? [] : [target.gatewayPid]);
-          const serverBefore = cpuSample(serverPids(target));
-          const clientBefore = process.cpuUsage();
-          const batch = await runBatch(target, perRound, c, settings.callTimeoutMs);
-          cell.gatewayCpuMs += cpuSinceMs(gatewayBefore);
-          cell.serverCpuMs += cpuSinceMs(serverBefore);
-          const client = process.cpuUsage(clientBefore);
-          cell.clientCpuMs += (client.user + client.system) / 1000;
-          if (batch.error !== undefined) {
-            await fail(name, 'measure', batch.error);
-            continue;
-          }
-          cell.latencies.push(...batch.latencies);
-          cell.wallMs += batch.wallMs;
-          // Let the last answers' follow-up work (GC, socket teardown) settle outside the next visit.
-          await sleep(20);
+        const key = `${name}@${c}`;
+        const cell = cells.get(key) ?? { target: name, concurrency: c, latencies: [], wallMs: 0, gatewayCpuMs: 0, serverCpuMs: 0, clientCpuMs: 0 };
+        cells.set(key, cell);
+        const rewarm = await runBatch(target, 2 * c, c, options.callTimeoutMs);
+        if (rewarm.error !== undefined) {
+          await fail(name, 'measure', rewarm.error);
+          continue;
         }
+        const gatewayBefore = cpuSample(target.gatewayPid === undefined ? [] : [target.gatewayPid]);
+        const serverBefore = cpuSample(serverPids(target));
+        const clientBefore = process.cpuUsage();
+        const batch = await runBatch(target, perRound, c, options.callTimeoutMs);
+        cell.gatewayCpuMs += cpuSinceMs(gatewayBefore);
+        cell.serverCpuMs += cpuSinceMs(serverBefore);
+        const client = process.cpuUsage(clientBefore);
+        cell.clientCpuMs += (client.user + client.system) / 1000;
+        if (batch.error !== undefined) {
+          await fail(name, 'measure', batch.error);
+          continue;
+        }
+        cell.latencies.push(...batch.latencies);
+        cell.wallMs += batch.wallMs;
+        // Let the last answers' follow-up work (GC, socket teardown) settle outside the next visit.
+        await sleep(20);
       }
     }
-
-    const outcomeList = settings.targets.map((name) => outcomes.get(name) as TargetOutcome);
-    registry.remember();
-    await Promise.allSettled([...live.values()].map((target) => target.close()));
-    live.clear();
-    await registry.killAll();
-
-    const table = statsTable([...cells.values()], outcomeList, 1000 / ticksPerSecond());
-    const checkList = checks(table, settings.concurrencies);
-    const info: RunInfo = {
-      startedAt: new Date(started).toISOString(),
-      durationSec: (Date.now() - started) / 1000,
-      machine,
-      loadAvgAfter: machineInfo().loadAvg,
-      node: process.version,
-      versions,
-      orchestratorBuild,
-      callsPerCell: settings.calls,
-      rounds: settings.rounds,
-      warmupCalls: warmupPerConcurrency * settings.concurrencies.length,
-      concurrencies: settings.concurrencies,
-      callTimeoutMs: settings.callTimeoutMs,
-      ticksPerSecond: ticksPerSecond(),
-    };
-    const markdown = markdownReport(info, table, outcomeList, checkList);
-    assertRunning();
-    writeFileSync(settings.out, markdown);
-    process.stdout.write(
-      [
-        '',
-        `${machine.cpuModel} × ${machine.cores}, ${machine.memTotal}, Node ${process.version}; ` +
-          Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', '),
-        `orchestrator: ${orchestratorBuild}`,
-        '',
-        resultsTable(table, outcomeList, settings.concurrencies),
-        '',
-        checksText(checkList).replaceAll('**', ''),
-        '',
-        `Failures:\n${failuresText(outcomeList)}`,
-        '',
-        `Written to ${settings.out} (${info.durationSec.toFixed(0)} s).`,
-        '',
-      ].join('\n'),
-    );
-    if (settings.targets.includes('direct-stdio') && !outcomes.get('direct-stdio')?.ok) {
-      log('the direct stdio baseline failed: nothing could be compared');
-      return 1;
-    }
-    return 0;
-  } finally {
-    registry.remember();
-    await Promise.allSettled([...live.values()].map((target) => target.close()));
-    await registry.killAll();
-    rmSync(tmpDir, { recursive: true, force: true });
   }
+
+  const outcomeList = names.map((name) => outcomes.get(name) as TargetOutcome);
+  registry.remember();
+  await Promise.allSettled(names.map((name) => live.get(name)?.close()));
+  for (const name of names) live.delete(name);
+  await registry.killAll();
+  return {
+    table: statsTable([...cells.values()], outcomeList, 1000 / ticksPerSecond()),
+    outcomes: outcomeList,
+    warmupCalls: warmupPerConcurrency * options.concurrencies.length,
+  };
 }
+
+/** The targets measured with large answers: the stdio floor and both of the orchestrator's ends. */
+const LARGE_TARGETS: readonly TargetName[] = ['direct-stdio', 'stdio-relay', 'orchestrator-stdio', 'orchestrator-http'];
+const LARGE_ROUNDS = 3;
+const LARGE_WARMUP = 10;
+/** About 1 MiB of text, some of it outside ASCII, in lines like a source file's. */
+const LARGE_FILE_CHARS = 1024 * 1024;
+
+function writeLargeFile(dir: string): { file: string; text: string } {
+  const folder = join(dir, 'files');
+  mkdirSync(folder);
+  const lines: string[] = [];
+  let size = 0;
+  for (let n = 0; size < LARGE_FILE_CHARS; n += 1) {
+    const line = `${String(n).padStart(6, '0')}  const naïve = "café ✓"; // line ${n} of a large file read through the gateway\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  const file = join(folder, 'large.txt');
+  const text = lines.join('');
+  writeFileSync(file, text);
+  return { file, text };
+}
+
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {

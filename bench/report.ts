@@ -50,6 +50,7 @@ export interface RunInfo {
   concurrencies: number[];
   callTimeoutMs: number;
   ticksPerSecond: number;
+  large?: LargePhase;
 }
 
 export interface Check {
@@ -77,7 +78,17 @@ export function stats(cell: Cell, hasGateway: boolean, tickMs: number): Stats {
   };
 }
 
-type StatsTable = Map<TargetName, Map<number, Stats>>;
+export type StatsTable = Map<TargetName, Map<number, Stats>>;
+
+/** The second part of a run: a large answer through the stdio floor and the orchestrator. */
+export interface LargePhase {
+  table: StatsTable;
+  outcomes: TargetOutcome[];
+  calls: number;
+  rounds: number;
+  /** Size of the file read, in bytes. */
+  fileBytes: number;
+}
 
 export function statsTable(cells: readonly Cell[], outcomes: readonly TargetOutcome[], tickMs: number): StatsTable {
   const table: StatsTable = new Map();
@@ -342,7 +353,8 @@ anywhere else.
 Settings: \`BENCH_CALLS\` (measured calls per target and concurrency, default 3000),
 \`BENCH_ROUNDS\` (5), \`BENCH_WARMUP\`, \`BENCH_CONCURRENCY\` (\`1,8,32\`), \`BENCH_TARGETS\`
 (comma-separated names), \`BENCH_CALL_TIMEOUT_MS\` (30000), \`BENCH_START_TIMEOUT_MS\` (90000),
-\`BENCH_SKIP_BUILD=1\` (use \`dist/\` as it is), \`BENCH_OUT\` (this file).
+\`BENCH_SKIP_BUILD=1\` (use \`dist/\` as it is), \`BENCH_OUT\` (this file), \`BENCH_LARGE_CALLS\` (measured
+calls per target with a large answer, default 60; 0 leaves that part out).
 
 A target that fails to start, or whose call fails or answers wrongly, is reported as failed
 with its error and left out from then on; the others go on. The bench exits 0 however the
@@ -373,8 +385,37 @@ it before reading a FAIL as the gateway's. In this run:
 
 ${stdioFloorTable(table, info.concurrencies)}
 
-## Failures
+${largeSection(info)}## Failures
 
-${failuresText(outcomes)}
+${failuresText([...outcomes, ...(info.large?.outcomes ?? [])])}
+`;
+}
+
+/** The large-answer part of the report, when the run had one. */
+function largeSection(info: RunInfo): string {
+  const large = info.large;
+  if (!large) return '';
+  const targets = large.outcomes.map((o) => `- \`${o.name}\`: ${o.command}.`).join('\n');
+  const row = (name: TargetName) => large.table.get(name)?.get(1);
+  const relay = row('stdio-relay');
+  const lines = (['orchestrator-stdio', 'orchestrator-http'] as const).map((name) => {
+    const s = row(name);
+    return `- \`${name}\`: p50 ${ratio(s?.p50, row('direct-stdio')?.p50)} direct stdio, ${ratio(s?.p50, relay?.p50)} the relay; gateway CPU ${ratio(s?.gatewayCpuPerCall, relay?.gatewayCpuPerCall)} the relay's.`;
+  });
+  return `## Large answers
+
+The same measurement with a large answer instead of a cheap one: server-filesystem's
+\`read_text_file\` of a generated ${(large.fileBytes / 1024 / 1024).toFixed(2)} MiB text file (lines of source-like text, some
+characters outside ASCII), ${large.calls} measured calls per target at concurrency 1 in ${large.rounds}
+interleaved rounds, every answer checked to hold the whole file. The gateway passes such an
+answer on as the bytes the server wrote, with only the id replaced, so it should cost about
+what the byte relay costs.
+
+${targets}
+
+${resultsTable(large.table, large.outcomes, [1])}
+
+${lines.join('\n')}
+
 `;
 }

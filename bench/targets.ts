@@ -1,6 +1,6 @@
 import { createServer, connect as tcpConnect } from 'node:net';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,11 +34,62 @@ export const TARGET_NAMES: readonly TargetName[] = [
   'server-http',
 ];
 
+/** The server every target fronts, and the call the bench makes through it. */
+export interface Workload {
+  /** The server's name in the orchestrator's config: its tools are listed as `<name>_<tool>`. */
+  serverName: string;
+  /** The server's executable (a real path) and its arguments for stdio. */
+  bin: string;
+  args: readonly string[];
+  /** The tool called, as the server itself names it. */
+  tool: string;
+  /** The arguments of call number `seq`. */
+  argumentsFor(seq: number): Record<string, unknown>;
+  /** Why the answer to call `seq` is wrong, or undefined when it is right. */
+  wrong(result: Record<string, unknown>, seq: number): string | undefined;
+}
+
+/** The text of a tool result's first content item, if it is text. */
+function firstText(result: Record<string, unknown>): string | undefined {
+  const first = Array.isArray(result.content) ? (result.content[0] as { type?: string; text?: unknown } | undefined) : undefined;
+  return typeof first?.text === 'string' ? first.text : undefined;
+}
+
+/** server-everything's `echo`: the cheapest call there is. Every answer must echo its own message. */
+export function echoWorkload(paths: Paths): Workload {
+  return {
+    serverName: 'everything',
+    bin: paths.everythingBin,
+    args: ['stdio'],
+    tool: 'echo',
+    argumentsFor: (seq) => ({ message: `bench-${seq}` }),
+    wrong: (result, seq) =>
+      result.isError === true || firstText(result) !== `Echo: bench-${seq}` ? `unexpected answer to echo "bench-${seq}": ${JSON.stringify(result).slice(0, 300)}` : undefined,
+  };
+}
+
+/** server-filesystem's `read_text_file` of `file`: a large answer. The text must come back whole. */
+export function readFileWorkload(paths: Paths, file: string, text: string): Workload {
+  return {
+    serverName: 'files',
+    bin: paths.filesystemBin,
+    args: [dirname(file)],
+    tool: 'read_text_file',
+    argumentsFor: () => ({ path: file }),
+    wrong: (result) => {
+      const got = firstText(result);
+      if (result.isError !== true && got === text) return undefined;
+      return `unexpected answer to read_text_file: ${got === undefined ? JSON.stringify(result).slice(0, 300) : `${got.length} characters, not the file's ${text.length}`}`;
+    },
+  };
+}
+
 /** A started target: one MCP client session, and the pids whose CPU the bench reads. */
 export interface Target {
   name: TargetName;
   client: Client;
-  /** The echo tool's name as this target lists it. */
+  workload: Workload;
+  /** The workload's tool as this target lists it. */
   toolName: string;
   /** The gateway process; undefined for the two baselines, which have none. */
   gatewayPid: number | undefined;
@@ -53,6 +104,7 @@ export interface Paths {
   root: string;
   node: string;
   everythingBin: string;
+  filesystemBin: string;
   cli: string;
   supergatewayBin: string;
   mcpProxyBin: string;
@@ -61,6 +113,7 @@ export interface Paths {
 
 export interface StartContext {
   paths: Paths;
+  workload: Workload;
   registry: ProcessRegistry;
   tmpDir: string;
   startTimeoutMs: number;
@@ -69,7 +122,7 @@ export interface StartContext {
 }
 
 interface TargetDefinition {
-  describe(paths: Paths): string;
+  describe(paths: Paths, workload: Workload): string;
   start(ctx: StartContext): Promise<Target>;
 }
 
@@ -78,10 +131,10 @@ const CLIENT_INFO = { name: 'mcp-orchestrator-bench', version: '1' };
 
 export const TARGETS: Record<TargetName, TargetDefinition> = {
   'direct-stdio': {
-    describe: (p) => `the SDK client spawns \`${rel(p, p.everythingBin)} stdio\` (no gateway: the first baseline)`,
+    describe: (p, w) => `the SDK client spawns \`${serverCommand(p, w)}\` (no gateway: the first baseline)`,
     start: async (ctx) => {
-      const { client, pid, notes } = await startStdio(ctx, ctx.paths.everythingBin, ['stdio']);
-      const toolName = await waitForTool(client, 'echo', ctx.startTimeoutMs).catch(async (error: unknown) => {
+      const { client, pid, notes } = await startStdio(ctx, ctx.workload.bin, [...ctx.workload.args]);
+      const toolName = await waitForTool(client, ctx.workload.tool, ctx.startTimeoutMs).catch(async (error: unknown) => {
         await killAll([pid]);
         throw error;
       });
@@ -89,12 +142,12 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
     },
   },
   'stdio-relay': {
-    describe: (p) =>
-      `a zero-parse byte relay (\`node dist/bench/relay.js\`) between the client and \`${rel(p, p.everythingBin)} stdio\`: the floor any stdio gateway process sits on`,
+    describe: (p, w) =>
+      `a zero-parse byte relay (\`node dist/bench/relay.js\`) between the client and \`${serverCommand(p, w)}\`: the floor any stdio gateway process sits on`,
     start: async (ctx) => {
       const relay = join(ctx.paths.root, 'dist', 'bench', 'relay.js');
-      const { client, pid, notes } = await startStdio(ctx, ctx.paths.node, [relay, ctx.paths.everythingBin, 'stdio']);
-      const toolName = await waitForTool(client, 'echo', ctx.startTimeoutMs).catch(async (error: unknown) => {
+      const { client, pid, notes } = await startStdio(ctx, ctx.paths.node, [relay, ctx.workload.bin, ...ctx.workload.args]);
+      const toolName = await waitForTool(client, ctx.workload.tool, ctx.startTimeoutMs).catch(async (error: unknown) => {
         await killAll([pid]);
         throw error;
       });
@@ -119,7 +172,7 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         await Promise.race([proc.died, waitForHttp200(`http://127.0.0.1:${port}/readyz`, ctx.startTimeoutMs)]);
         assertLoopback(port);
         const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
-        const toolName = await waitForTool(client, `everything${SEPARATOR}echo`, ctx.startTimeoutMs);
+        const toolName = await waitForTool(client, `${ctx.workload.serverName}${SEPARATOR}${ctx.workload.tool}`, ctx.startTimeoutMs);
         return finish(ctx, 'orchestrator-http', client, toolName, proc.pid, proc.pid, [], close);
       } catch (error) {
         await killAll([proc.pid]);
@@ -143,7 +196,7 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         `127.0.0.1:${port}`,
       ]);
       try {
-        const toolName = await waitForTool(client, `everything${SEPARATOR}echo`, ctx.startTimeoutMs);
+        const toolName = await waitForTool(client, `${ctx.workload.serverName}${SEPARATOR}${ctx.workload.tool}`, ctx.startTimeoutMs);
         return finish(ctx, 'orchestrator-stdio', client, toolName, pid, pid, [], () => client.close());
       } catch (error) {
         await killAll([pid]);
@@ -152,8 +205,8 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
     },
   },
   supergateway: {
-    describe: (p) =>
-      `\`node ${rel(p, p.supergatewayBin)} --stdio "${rel(p, p.everythingBin)} stdio" --outputTransport streamableHttp --stateful --port <port> --logLevel none --healthEndpoint /healthz\`. ` +
+    describe: (p, w) =>
+      `\`node ${rel(p, p.supergatewayBin)} --stdio "${serverCommand(p, w)}" --outputTransport streamableHttp --stateful --port <port> --logLevel none --healthEndpoint /healthz\`. ` +
       'Stateful mode spawns one server per session (through `sh -c`, in a process group of its own) at `initialize`, ' +
       'and stops it on `DELETE`. `--logLevel none` because its default `info` prints every message; ' +
       'it has no host option, so bench/loopback.ts is preloaded to bind 127.0.0.1',
@@ -165,7 +218,7 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         [
           ctx.paths.supergatewayBin,
           '--stdio',
-          `${ctx.paths.everythingBin} stdio`,
+          [ctx.workload.bin, ...ctx.workload.args].join(' '),
           '--outputTransport',
           'streamableHttp',
           '--stateful',
@@ -182,7 +235,7 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         await Promise.race([proc.died, waitForHttp200(`http://127.0.0.1:${port}/healthz`, ctx.startTimeoutMs)]);
         assertLoopback(port);
         const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
-        const toolName = await waitForTool(client, 'echo', ctx.startTimeoutMs);
+        const toolName = await waitForTool(client, ctx.workload.tool, ctx.startTimeoutMs);
         return finish(ctx, 'supergateway', client, toolName, proc.pid, proc.pid, [], close);
       } catch (error) {
         await killAll([proc.pid]);
@@ -191,8 +244,8 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
     },
   },
   'mcp-proxy': {
-    describe: (p) =>
-      `\`node ${rel(p, p.mcpProxyBin)} --host 127.0.0.1 --port <port> --server stream -- ${rel(p, p.everythingBin)} stdio\`. ` +
+    describe: (p, w) =>
+      `\`node ${rel(p, p.mcpProxyBin)} --host 127.0.0.1 --port <port> --server stream -- ${serverCommand(p, w)}\`. ` +
       'One server, started with the proxy and shared by every session; `--server stream` turns off its SSE endpoint; ' +
       'its resumability event store and its 2026-07-28 protocol leg keep their defaults (on)',
     start: async (ctx) => {
@@ -206,15 +259,15 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         '--server',
         'stream',
         '--',
-        ctx.paths.everythingBin,
-        'stdio',
+        ctx.workload.bin,
+        ...ctx.workload.args,
       ]);
       try {
         // mcp-proxy connects to its server before it listens: an open port means ready.
         await Promise.race([proc.died, waitForPort(port, ctx.startTimeoutMs)]);
         assertLoopback(port);
         const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
-        const toolName = await waitForTool(client, 'echo', ctx.startTimeoutMs);
+        const toolName = await waitForTool(client, ctx.workload.tool, ctx.startTimeoutMs);
         return finish(ctx, 'mcp-proxy', client, toolName, proc.pid, proc.pid, [], close);
       } catch (error) {
         await killAll([proc.pid]);
@@ -227,6 +280,7 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
       `\`PORT=<port> ${rel(p, p.everythingBin)} streamableHttp\` (the server's own HTTP mode, no gateway: the second baseline). ` +
       'It logs a line to stdout for every request and has no host option (bench/loopback.ts is preloaded)',
     start: async (ctx) => {
+      if (ctx.workload.bin !== ctx.paths.everythingBin) throw new Error('server-http runs server-everything only');
       const port = await freePort();
       const proc = await spawnGroup(ctx.registry, ctx.paths.everythingBin, ['streamableHttp'], {
         ...loopbackEnv(ctx),
@@ -236,7 +290,7 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         await Promise.race([proc.died, waitForPort(port, ctx.startTimeoutMs)]);
         assertLoopback(port);
         const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
-        const toolName = await waitForTool(client, 'echo', ctx.startTimeoutMs);
+        const toolName = await waitForTool(client, ctx.workload.tool, ctx.startTimeoutMs);
         return finish(ctx, 'server-http', client, toolName, undefined, proc.pid, [], close);
       } catch (error) {
         await killAll([proc.pid]);
@@ -245,6 +299,10 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
     },
   },
 };
+
+function serverCommand(paths: Paths, workload: Workload): string {
+  return [rel(paths, workload.bin), ...workload.args].join(' ');
+}
 
 function rel(paths: Paths, file: string): string {
   return file.startsWith(`${paths.root}/`) ? file.slice(paths.root.length + 1) : file;
@@ -268,12 +326,12 @@ function finish(
     if (gateway === undefined) throw new Error('cannot find the orchestrator process');
   }
   const tree = [treeRoot, ...descendants(treeRoot)];
-  const servers = tree.filter((pid) => /^\S*node \S*mcp-server-everything /.test(readCmdline(pid)));
+  const servers = tree.filter((pid) => readCmdline(pid).includes(ctx.workload.bin));
   notes.push(
     `With one client session its process tree held ${tree.length} process${tree.length === 1 ? '' : 'es'}, ` +
       `${servers.length} of them running the server`,
   );
-  return { name, client, toolName, gatewayPid: gateway, treeRoot, notes, close };
+  return { name, client, workload: ctx.workload, toolName, gatewayPid: gateway, treeRoot, notes, close };
 }
 
 async function startStdio(
@@ -398,13 +456,13 @@ export function freePort(): Promise<number> {
 }
 
 function writeOrchestratorConfig(ctx: StartContext, flavour: string): string {
-  const file = join(ctx.tmpDir, `orchestrator-${flavour}.toml`);
+  const file = join(ctx.tmpDir, `orchestrator-${flavour}-${ctx.workload.serverName}.toml`);
   writeFileSync(
     file,
     [
       '[[server]]',
-      'name = "everything"',
-      `command = [${JSON.stringify(ctx.paths.everythingBin)}, "stdio"]`,
+      `name = ${JSON.stringify(ctx.workload.serverName)}`,
+      `command = ${JSON.stringify([ctx.workload.bin, ...ctx.workload.args])}`,
       'transport = "stdio"',
       '',
     ].join('\n'),
