@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { isMessage } from './jsonrpc.js';
-import { LineReader, LineWriter, MAX_LINE_BYTES } from './lines.js';
+import { LineReader, LineWriter, MAX_LINE_BYTES, type DroppedLine } from './lines.js';
 
 export class ChildStdioTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
@@ -18,6 +18,8 @@ export class ChildStdioTransport implements Transport {
    * forwarded call's answer) and is not delivered.
    */
   takeLine: ((line: Buffer) => boolean) | undefined = undefined;
+  /** Told of a line dropped for being too long (after it was reported as output). */
+  lineDropped: ((line: DroppedLine) => void) | undefined = undefined;
   private closed = false;
   private readonly reader: LineReader;
   private readonly writer: LineWriter;
@@ -29,8 +31,11 @@ export class ChildStdioTransport implements Transport {
   ) {
     this.writer = new LineWriter(stdin);
     this.reader = new LineReader(
-      (line) => this.deliver(line),
-      (start, bytes) => this.onOutput(`${start.toString('utf8', 0, 200)}… (${bytes} bytes without a newline, dropped)`),
+      (line, complete) => this.deliver(line, complete),
+      (dropped) => {
+        this.onOutput(`${dropped.first.toString('utf8')}… (a line of ${dropped.bytes} bytes, over the ${MAX_LINE_BYTES}-byte limit, dropped)`);
+        this.lineDropped?.(dropped);
+      },
     );
   }
 
@@ -42,9 +47,10 @@ export class ChildStdioTransport implements Transport {
 
   private readonly onData = (chunk: Buffer) => this.reader.push(chunk);
 
-  private deliver(line: Buffer): void {
+  /** `complete` is false for a last line the server never ended: it may be cut short. */
+  private deliver(line: Buffer, complete: boolean): void {
     if (line[0] === 123 /* { */) {
-      if (this.takeLine?.(line)) return;
+      if (complete && this.takeLine?.(line)) return;
       const text = line.toString('utf8');
       let parsed: unknown;
       try {

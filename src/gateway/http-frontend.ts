@@ -45,7 +45,10 @@ interface HttpSession {
 
 /** MCP's frames: every message is an event of type `message`. */
 function sseEvent(message: Message | Answer): string {
-  return sseFrameOf(serialize(message), { event: 'message' });
+  // A server may use a raw \r as whitespace between JSON tokens (never inside a string, where it
+  // must be escaped); in an SSE frame it would end the line, so it goes.
+  const json = message instanceof RawResponse && message.json.includes('\r') ? message.json.replaceAll('\r', '') : serialize(message);
+  return sseFrameOf(json, { event: 'message' });
 }
 
 function jsonRpcHttpError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {

@@ -81,8 +81,8 @@ export class RawResponse {
     readonly ok: boolean,
   ) {}
 
-  /** Its size in bytes (in characters for the parts held as text: close enough to choose a path). */
-  get byteLength(): number {
+  /** Its size: bytes, but characters for the parts held as text (close enough to choose a path). */
+  get approxBytes(): number {
     return this.head.length + this.id.length + this.tail.length;
   }
 

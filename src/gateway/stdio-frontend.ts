@@ -19,7 +19,7 @@ export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Pro
   const { input, output } = options;
   const writer = new LineWriter(output);
   const write = (message: Message | Answer | Answer[]) =>
-    message instanceof RawResponse ? writer.writePieces(message.pieces, message.byteLength) : writer.write(serialize(message));
+    message instanceof RawResponse ? writer.writePieces(message.pieces, message.approxBytes) : writer.write(serialize(message));
   const session = gateway.createSession({ send: write });
 
   /** Hand one message to the session; `reply` is told the response a request gets (never for the rest). */
@@ -68,7 +68,7 @@ export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Pro
 
   const reader = new LineReader(
     (line) => onLine(line.toString('utf8')),
-    (_start, bytes) => write(failure(null, ErrorCodes.InvalidRequest, `a message of over ${MAX_LINE_BYTES} bytes (${bytes} so far) was dropped`)),
+    ({ bytes }) => write(failure(null, ErrorCodes.InvalidRequest, `a message of ${bytes} bytes, over the ${MAX_LINE_BYTES}-byte limit, was dropped`)),
   );
   return new Promise((resolve) => {
     input.on('data', (chunk: Buffer) => reader.push(chunk));

@@ -22,6 +22,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import { ErrorCodes, failure, isResponse, type Notification, type Request, type Response } from './jsonrpc.js';
+import { MAX_LINE_BYTES, type DroppedLine } from './lines.js';
 
 export interface Lists {
   tools: Tool[];
@@ -69,6 +70,7 @@ export interface CallSink {
 interface WritableTransport extends Transport {
   write(message: JSONRPCMessage): void;
   takeLine?: (line: Buffer) => boolean;
+  lineDropped?: (line: DroppedLine) => void;
 }
 
 function canWrite(transport: Transport): transport is WritableTransport {
@@ -79,8 +81,8 @@ function canWrite(transport: Transport): transport is WritableTransport {
 const RAW_PREFIX = 'gw:';
 /** An answer whose id comes second, after `"jsonrpc":"2.0"` (Python SDK, and every SDK's errors). */
 const ID_SECOND = `{"jsonrpc":"2.0","id":"${RAW_PREFIX}`;
-/** The id as the last member of an answer (the TypeScript SDK puts `result` first and `id` last). */
-const ID_MEMBER = `"id":"${RAW_PREFIX}`;
+/** The last members of an answer from the TypeScript SDK, which puts `result` first and `id` last. */
+const ID_LAST = `,"jsonrpc":"2.0","id":"${RAW_PREFIX}`;
 /** Lines up to this size are decoded whole; of longer ones only the ends are looked at. */
 const DECODE_WHOLE_BYTES = 4096;
 /** How much of each end of a long line is read to find its id. */
@@ -90,9 +92,11 @@ const END_BYTES = 128;
  * Where a forwarded call's answer keeps its top-level id (from the opening quote to just past the
  * closing one), judged from the line's first and last characters alone, and whether it is a
  * result. Undefined unless the layout leaves no doubt: `{"jsonrpc":"2.0","id":"gw:N","result"|
- * "error":…}`, or `{"result"|"error":…,"id":"gw:N"}` with the id as the very last member.
+ * "error":…}`, or `{"result"|"error":…,"jsonrpc":"2.0","id":"gw:N"}`, the line ending with the
+ * object's closing brace.
  */
 function locateId(first: string, last: string, length: number): { start: number; end: number; ok: boolean } | undefined {
+  if (!last.endsWith('}')) return undefined;
   if (first.startsWith(ID_SECOND)) {
     const end = first.indexOf('"', ID_SECOND.length) + 1;
     if (end === 0) return undefined;
@@ -106,16 +110,18 @@ function locateId(first: string, last: string, length: number): { start: number;
   else if (first.startsWith('{"error":')) ok = false;
   else return undefined;
   if (!last.endsWith('"}')) return undefined;
-  const member = last.lastIndexOf(ID_MEMBER);
-  if (member < 1 || last.charCodeAt(member - 1) !== 44 /* , */) return undefined;
-  const open = member + ID_MEMBER.length - RAW_PREFIX.length - 1;
-  // The id's text must not hold a quote: then the member really is the last one.
+  const members = last.lastIndexOf(ID_LAST);
+  if (members === -1) return undefined;
+  const open = members + ID_LAST.length - RAW_PREFIX.length - 1;
+  // The id's text must not hold a quote: then the id really is the object's last member.
   if (last.indexOf('"', open + 1) !== last.length - 2) return undefined;
   const shift = length - last.length;
   return { start: shift + open, end: length - 1, ok };
 }
 
 const MAX_PAGES = 100;
+/** Notifications the gateway passes on to clients (the SDK client handles the rest). */
+const RELAYED = new Set(['notifications/message', 'notifications/resources/updated']);
 
 const EMPTY_LISTS: Lists = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
 
@@ -140,7 +146,10 @@ export class Upstream {
     this.transport = options.transport;
 
     const inner = options.transport;
-    if (canWrite(inner) && 'takeLine' in inner) inner.takeLine = (line) => this.takeAnswer(line);
+    if (canWrite(inner) && 'takeLine' in inner) {
+      inner.takeLine = (line) => this.takeAnswer(line);
+      inner.lineDropped = (line) => this.answerDropped(line);
+    }
     // The SDK client sees a transport of its own; forwarded calls' answers never reach it.
     const forClient: Transport = {
       start: () => inner.start(),
@@ -261,8 +270,8 @@ export class Upstream {
   /**
    * Send a client's request on the raw path. `request.id` is replaced with an id of ours, and a
    * progress token with ours; progress comes back through `sink.onProgress` with the caller's
-   * token left for the caller to restore. `sink.onResponse` is always called once, never before
-   * this returns. Returns the id the server knows the call by.
+   * token left for the caller to restore. Exactly one of `sink.onResponse` and `sink.onRawResponse`
+   * is called, once, never before this returns. Returns the id the server knows the call by.
    */
   forward(request: Request, sink: CallSink): string {
     const upstreamId = `${RAW_PREFIX}${++this.seq}`;
@@ -337,9 +346,24 @@ export class Upstream {
     const sink = this.pending.get(upstreamId);
     if (!sink?.onRawResponse) return false;
     this.pending.delete(upstreamId);
-    sink.onRawResponse(head, tail, ok);
+    try {
+      sink.onRawResponse(head, tail, ok);
+    } catch (error) {
+      this.log.error({ err: error }, 'handing on a forwarded answer failed');
+    }
     this.notifyDrained();
     return true;
+  }
+
+  /** A line too long to keep: if it was a forwarded call's answer, that call fails with the reason. */
+  private answerDropped(line: DroppedLine): void {
+    const first = line.first.toString('latin1');
+    const last = line.last.toString('latin1');
+    const at = locateId(first, last, line.bytes);
+    if (!at) return;
+    const shift = line.bytes - last.length;
+    const upstreamId = at.end <= first.length ? first.slice(at.start + 1, at.end - 1) : last.slice(at.start + 1 - shift, at.end - 1 - shift);
+    this.settle(upstreamId, failure(null, ErrorCodes.InternalError, `server "${this.server}" answered with ${line.bytes} bytes, over the ${MAX_LINE_BYTES}-byte limit; the answer was dropped`));
   }
 
   private intercept(message: JSONRPCMessage): boolean {
@@ -352,6 +376,12 @@ export class Upstream {
       this.pending.get(m.params.progressToken)?.onProgress?.(m.params as Record<string, unknown>);
       return true;
     }
+    // Relayed here, in the order read: through the SDK client they would arrive a microtask late,
+    // after an answer the server wrote after them.
+    if (m.method !== undefined && RELAYED.has(m.method) && !('id' in m)) {
+      this.options.handlers.onNotification(this, { jsonrpc: '2.0', method: m.method, params: m.params as Record<string, unknown> | undefined });
+      return true;
+    }
     return false;
   }
 
@@ -359,7 +389,11 @@ export class Upstream {
     const sink = this.pending.get(upstreamId);
     if (!sink) return;
     this.pending.delete(upstreamId);
-    sink.onResponse(response);
+    try {
+      sink.onResponse(response);
+    } catch (error) {
+      this.log.error({ err: error }, 'handing on a forwarded answer failed');
+    }
     this.notifyDrained();
   }
 

@@ -1,15 +1,16 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { LineReader, LineWriter, MAX_LINE_BYTES } from '../../src/gateway/lines.js';
+import { DROPPED_END_BYTES, LineReader, LineWriter, MAX_LINE_BYTES } from '../../src/gateway/lines.js';
 
 function reader() {
   const lines: string[] = [];
-  const dropped: number[] = [];
+  const incomplete: string[] = [];
+  const dropped: { first: string; last: string; bytes: number }[] = [];
   const r = new LineReader(
-    (line) => lines.push(line.toString('utf8')),
-    (_start, bytes) => dropped.push(bytes),
+    (line, complete) => (complete ? lines : incomplete).push(line.toString('utf8')),
+    (line) => dropped.push({ first: line.first.toString('utf8'), last: line.last.toString('utf8'), bytes: line.bytes }),
   );
-  return { r, lines, dropped };
+  return { r, lines, incomplete, dropped };
 }
 
 /** A stream that records each write() it is given, as one string per system call would be. */
@@ -32,29 +33,46 @@ const tick = () => new Promise((resolve) => process.nextTick(resolve));
 
 describe('LineReader', () => {
   it('splits on newlines across chunk edges, even inside a multi-byte character', () => {
-    const { r, lines } = reader();
+    const { r, lines, incomplete } = reader();
     const bytes = Buffer.from('{"a":"é"}\r\n{"b":"✓✓"}\nlast');
     for (let at = 0; at < bytes.length; at += 3) r.push(bytes.subarray(at, at + 3));
     expect(lines).toEqual(['{"a":"é"}', '{"b":"✓✓"}']);
     r.end();
-    expect(lines).toEqual(['{"a":"é"}', '{"b":"✓✓"}', 'last']);
+    expect(lines).toEqual(['{"a":"é"}', '{"b":"✓✓"}']);
+    expect(incomplete).toEqual(['last']);
   });
 
   it('gives every line of one chunk, empty ones included', () => {
-    const { r, lines } = reader();
+    const { r, lines, incomplete } = reader();
     r.push(Buffer.from('one\n\ntwo\n'));
     r.end();
     expect(lines).toEqual(['one', '', 'two']);
+    expect(incomplete).toEqual([]);
   });
 
-  it('drops a line that grows past the limit instead of holding it', () => {
+  it('skips a line that grows past the limit to its end, and reports it once with both ends', () => {
     const { r, lines, dropped } = reader();
+    r.push(Buffer.from('{"start":'));
     const block = Buffer.alloc(16 * 1024 * 1024, 0x61);
     for (let i = 0; i < 5; i++) r.push(block);
+    expect(dropped).toEqual([]);
+    r.push(Buffer.from('"end"}\r\n{"next":1}\n'));
+    expect(lines).toEqual(['{"next":1}']);
     expect(dropped).toHaveLength(1);
-    expect(dropped[0]).toBeGreaterThan(MAX_LINE_BYTES);
-    r.push(Buffer.from('tail\n{"next":1}\n'));
-    expect(lines).toEqual(['tail', '{"next":1}']);
+    expect(dropped[0]?.bytes).toBe(9 + 5 * block.length + 6);
+    expect(dropped[0]?.bytes).toBeGreaterThan(MAX_LINE_BYTES);
+    expect(dropped[0]?.first).toMatch(/^\{"start":a+$/);
+    expect(dropped[0]?.first).toHaveLength(DROPPED_END_BYTES);
+    expect(dropped[0]?.last).toMatch(/^a+"end"\}$/);
+    expect(dropped[0]?.last).toHaveLength(DROPPED_END_BYTES);
+  });
+
+  it('reports a too-long line the stream ends in', () => {
+    const { r, lines, dropped } = reader();
+    r.push(Buffer.alloc(MAX_LINE_BYTES + 1, 0x62));
+    r.end();
+    expect(lines).toEqual([]);
+    expect(dropped.map((d) => d.bytes)).toEqual([MAX_LINE_BYTES + 1]);
   });
 });
 

@@ -13,7 +13,7 @@ import { Upstream, type CallSink } from '../../src/gateway/upstream.js';
 const log = pino({ level: 'silent' });
 
 interface Received {
-  raw?: { json: string; ok: boolean };
+  raw?: { json: string; ok: boolean; bytes: boolean };
   parsed?: Response;
   progress: Record<string, unknown>[];
 }
@@ -29,7 +29,11 @@ function recorder(withRaw = true): { sink: CallSink; got: Received } {
       got.progress.push(params);
     },
   };
-  if (withRaw) sink.onRawResponse = (head, tail, ok) => (got.raw = { json: `${head.toString()}"c1"${tail.toString()}`, ok });
+  if (withRaw) {
+    sink.onRawResponse = (head, tail, ok) => {
+      got.raw = { json: `${head.toString()}"c1"${tail.toString()}`, ok, bytes: Buffer.isBuffer(head) && Buffer.isBuffer(tail) };
+    };
+  }
   return { sink, got };
 }
 
@@ -45,7 +49,12 @@ async function connected() {
   const toServer = new PassThrough();
   const fromServer = new PassThrough();
   const transport = new ChildStdioTransport(toServer, fromServer);
-  const handlers = { onServerRequest: () => Promise.resolve({}), onNotification: () => {}, onListsChanged: () => {} };
+  const seen: string[] = [];
+  const handlers = {
+    onServerRequest: () => Promise.resolve({}),
+    onNotification: (_upstream: Upstream, notification: { method: string }) => void seen.push(notification.method),
+    onListsChanged: () => {},
+  };
   upstream = new Upstream({ server: 's', instanceId: 'i', transport, handlers, log, version: '0' });
   await transport.start();
   const sent: Record<string, unknown>[] = [];
@@ -57,7 +66,7 @@ async function connected() {
     fromServer.write(`${line}\n`);
     await new Promise((resolve) => setImmediate(resolve));
   };
-  return { upstream, sent, answer, fromServer };
+  return { upstream, sent, answer, fromServer, seen };
 }
 
 describe('forwarded answers', () => {
@@ -84,6 +93,7 @@ describe('forwarded answers', () => {
     for (let at = 0; at < line.length; at += 4097) fromServer.write(line.subarray(at, at + 4097));
     await new Promise((resolve) => setImmediate(resolve));
     expect(got.raw?.ok).toBe(true);
+    expect(got.raw?.bytes).toBe(true);
     expect(JSON.parse(got.raw?.json ?? '')).toEqual({ result: { content: [{ type: 'text', text }] }, jsonrpc: '2.0', id: 'c1' });
   });
 
@@ -95,8 +105,8 @@ describe('forwarded answers', () => {
     const b = upstream.forward(call(), second.sink);
     await answer(`{"jsonrpc":"2.0","id":"${a}","result":{"ok":1}}`);
     await answer(`{"jsonrpc":"2.0","id":"${b}","error":{"code":-32602,"message":"bad"}}`);
-    expect(first.got.raw).toEqual({ json: '{"jsonrpc":"2.0","id":"c1","result":{"ok":1}}', ok: true });
-    expect(second.got.raw).toEqual({ json: '{"jsonrpc":"2.0","id":"c1","error":{"code":-32602,"message":"bad"}}', ok: false });
+    expect(first.got.raw).toEqual({ json: '{"jsonrpc":"2.0","id":"c1","result":{"ok":1}}', ok: true, bytes: false });
+    expect(second.got.raw).toEqual({ json: '{"jsonrpc":"2.0","id":"c1","error":{"code":-32602,"message":"bad"}}', ok: false, bytes: false });
   });
 
   it('settles the call the top-level id names when a result carries another call id inside', async () => {
@@ -150,11 +160,88 @@ describe('forwarded answers', () => {
   });
 });
 
+describe('answers that must not be taken raw', () => {
+  it('fails a call whose answer the server cut short by exiting, instead of passing the piece on', async () => {
+    const { upstream, fromServer } = await connected();
+    const { sink, got } = recorder();
+    const id = upstream.forward(call(), sink);
+    // Cut inside a string that happens to hold a closing brace: the piece ends in `}`.
+    fromServer.end(`{"jsonrpc":"2.0","id":"${id}","result":{"content":[{"type":"text","text":"a {b}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(got.raw).toBeUndefined();
+    expect(got.parsed?.error?.message).toMatch(/closed the connection while the call was in flight/);
+  });
+
+  it('leaves alone an answer without "jsonrpc" and one with something after its closing brace', async () => {
+    const { upstream, answer } = await connected();
+    const a = recorder();
+    const b = recorder();
+    const ida = upstream.forward(call(), a.sink);
+    const idb = upstream.forward(call(), b.sink);
+    await answer(`{"result":{},"id":"${ida}"}`);
+    await answer(`{"jsonrpc":"2.0","id":"${idb}","result":{}} junk`);
+    expect([a.got.raw, a.got.parsed, b.got.raw, b.got.parsed]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(upstream.inFlight).toBe(2);
+  });
+
+  it('drops the CR of a CRLF line end', async () => {
+    const { upstream, answer } = await connected();
+    const { sink, got } = recorder();
+    const id = upstream.forward(call(), sink);
+    await answer(`{"result":{"n":1},"jsonrpc":"2.0","id":"${id}"}\r`);
+    expect(got.raw?.json).toBe('{"result":{"n":1},"jsonrpc":"2.0","id":"c1"}');
+  });
+
+  it('keeps a log message the server wrote before its answer ahead of that answer', async () => {
+    const { upstream, fromServer, seen } = await connected();
+    const { sink } = recorder();
+    sink.onRawResponse = () => void seen.push('answer');
+    const id = upstream.forward(call(), sink);
+    fromServer.write(
+      `{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"working"}}\n{"result":{},"jsonrpc":"2.0","id":"${id}"}\n`,
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual(['notifications/message', 'answer']);
+  });
+
+  it('answers a cancelled call once: the server\'s late answer is ignored', async () => {
+    const { upstream, answer } = await connected();
+    const { sink, got } = recorder();
+    let answers = 0;
+    const count = (then: (...args: never[]) => void) => (...args: never[]) => {
+      answers += 1;
+      then(...args);
+    };
+    sink.onResponse = count(sink.onResponse.bind(sink) as never);
+    sink.onRawResponse = count((sink.onRawResponse as (...args: never[]) => void).bind(sink));
+    const id = upstream.forward(call(), sink);
+    upstream.cancel(id, 'no longer needed');
+    await answer(`{"result":{},"jsonrpc":"2.0","id":"${id}"}`);
+    expect(answers).toBe(1);
+    expect(got.parsed?.error?.code).toBe(-32800);
+    expect(got.raw).toBeUndefined();
+  });
+
+  it('fails a call whose answer is over the line limit, with the reason', async () => {
+    const { upstream, fromServer } = await connected();
+    const { sink, got } = recorder();
+    const id = upstream.forward(call(), sink);
+    fromServer.write('{"result":{"content":[{"type":"text","text":"');
+    const block = Buffer.alloc(16 * 1024 * 1024, 0x61);
+    for (let i = 0; i < 5; i++) fromServer.write(block);
+    fromServer.write(`"}]},"jsonrpc":"2.0","id":"${id}"}\n`);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(got.raw).toBeUndefined();
+    expect(got.parsed?.error?.message).toMatch(/over the 67108864-byte limit; the answer was dropped/);
+    expect(upstream.inFlight).toBe(0);
+  });
+});
+
 describe('serialize', () => {
   it('writes raw answers as they are, alone and inside a batch', () => {
     const raw = new RawResponse(Buffer.from('{"result":{"a":1},"jsonrpc":"2.0","id":'), '7', Buffer.from('}'), true);
     expect(raw.bytes().toString()).toBe(raw.json);
-    expect(raw.byteLength).toBe(raw.json.length);
+    expect(raw.approxBytes).toBe(raw.json.length);
     const parsed: Response = { jsonrpc: '2.0', id: 8, result: {} };
     expect(serialize(raw)).toBe('{"result":{"a":1},"jsonrpc":"2.0","id":7}');
     expect(JSON.parse(serialize([parsed, raw]))).toEqual([parsed, { result: { a: 1 }, jsonrpc: '2.0', id: 7 }]);
