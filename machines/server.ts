@@ -156,6 +156,11 @@ export const serverMachine = setup({
         ? { lastExit: exit, pid: undefined, reason: params.reason, message }
         : { lastExit: exit, pid: undefined, lastError: message, reason: params.reason, message };
     }),
+    /** A clone or install failed: record why, and which step the retry resumes. */
+    stepFailed: assign(({ event }, params: { step: Step; reason: string }) => {
+      const message = errorMessage((event as { error?: unknown }).error);
+      return { step: params.step, reason: params.reason, lastError: message, message };
+    }),
     resetForStart: assign({ failures: 0, reason: 'StartRequested', message: undefined }),
     terminate: sendTo('process', ({ context }) => ({ type: 'process.terminate' as const, graceMs: context.graceMs })),
     scheduleRetry: assign(({ context }) => {
@@ -206,15 +211,7 @@ export const serverMachine = setup({
             message: ({ event }) => `repository ${event.output.action}${event.output.commit ? ` at ${event.output.commit.slice(0, 12)}` : ''}`,
           }),
         },
-        onError: {
-          target: 'backoff',
-          actions: assign({
-            step: 'clone',
-            reason: 'CloneFailed',
-            lastError: ({ event }) => errorMessage(event.error),
-            message: ({ event }) => errorMessage(event.error),
-          }),
-        },
+        onError: { target: 'backoff', actions: { type: 'stepFailed', params: { step: 'clone', reason: 'CloneFailed' } } },
       },
       on: { 'server.stop': { target: 'stopped', actions: assign({ reason: 'StopRequested', message: undefined }) } },
     },
@@ -230,15 +227,7 @@ export const serverMachine = setup({
             message: ({ event }) => event.output.description,
           }),
         },
-        onError: {
-          target: 'backoff',
-          actions: assign({
-            step: 'install',
-            reason: 'InstallFailed',
-            lastError: ({ event }) => errorMessage(event.error),
-            message: ({ event }) => errorMessage(event.error),
-          }),
-        },
+        onError: { target: 'backoff', actions: { type: 'stepFailed', params: { step: 'install', reason: 'InstallFailed' } } },
       },
       on: { 'server.stop': { target: 'stopped', actions: assign({ reason: 'StopRequested', message: undefined }) } },
     },
