@@ -82,6 +82,8 @@ export interface Harness {
   proc(): FakeProcess;
   /** Advance the simulated clock and let promise callbacks run. */
   advance(ms: number): Promise<void>;
+  /** Send `server.start` and let an auto-resolved clone and install settle. */
+  start(): Promise<void>;
 }
 
 /** Lets resolved promises' reactions (xstate's onDone) run. */
@@ -182,6 +184,11 @@ export function harness(options: HarnessOptions = {}): Harness {
     },
     advance: async (ms) => {
       clock.increment(ms);
+      await flush();
+    },
+    start: async () => {
+      actor.send({ type: 'server.start' });
+      await flush();
       await flush();
     },
   };

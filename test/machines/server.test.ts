@@ -63,9 +63,7 @@ describe('server machine', () => {
 
   it('backs off with the capped exponential sequence while the process keeps crashing', async () => {
     const h = harness({ autoClone: true, autoInstall: true });
-    h.actor.send({ type: 'server.start' });
-    await flush();
-    await flush();
+    await h.start();
     expect(h.state()).toBe('starting');
     const delays = await crashLoop(h, 9);
     expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
@@ -79,9 +77,7 @@ describe('server machine', () => {
 
   it('resets the backoff after 60 s of healthy running, not before', async () => {
     const h = harness({ autoClone: true, autoInstall: true });
-    h.actor.send({ type: 'server.start' });
-    await flush();
-    await flush();
+    await h.start();
     expect(await crashLoop(h, 3)).toEqual([1_000, 2_000, 4_000]);
 
     h.proc().ready();
@@ -133,9 +129,7 @@ describe('server machine', () => {
 
   it('stops during starting: terminates with the grace and waits for the exit', async () => {
     const h = harness({ autoClone: true, autoInstall: true, graceMs: 7_000 });
-    h.actor.send({ type: 'server.start' });
-    await flush();
-    await flush();
+    await h.start();
     expect(h.state()).toBe('starting');
     h.actor.send({ type: 'server.stop' });
     expect(h.state()).toBe('stopping');
@@ -147,9 +141,7 @@ describe('server machine', () => {
 
   it('stops during backoff: the pending retry never fires', async () => {
     const h = harness({ autoClone: true, autoInstall: true });
-    h.actor.send({ type: 'server.start' });
-    await flush();
-    await flush();
+    await h.start();
     h.proc().exit(1);
     expect(h.state()).toBe('backoff');
     h.actor.send({ type: 'server.stop' });
@@ -161,9 +153,7 @@ describe('server machine', () => {
 
   it('a stop wins over the retry a startup timeout was heading for', async () => {
     const h = harness({ autoClone: true, autoInstall: true, spec: spec({ startupTimeoutMs: 5_000 }) });
-    h.actor.send({ type: 'server.start' });
-    await flush();
-    await flush();
+    await h.start();
     await h.advance(5_000);
     expect(h.state()).toBe('stopping');
     expect(h.actor.getSnapshot().context.lastError).toBe('not ready within startup_timeout (5s)');
@@ -176,9 +166,7 @@ describe('server machine', () => {
 
   it('goes to backoff when not ready within startup_timeout', async () => {
     const h = harness({ autoClone: true, autoInstall: true, spec: spec({ startupTimeoutMs: 5_000 }) });
-    h.actor.send({ type: 'server.start' });
-    await flush();
-    await flush();
+    await h.start();
     await h.advance(4_999);
     expect(h.state()).toBe('starting');
     await h.advance(1);
@@ -203,9 +191,7 @@ describe('server machine', () => {
     for (const c of cases) {
       it(`${c.restart}: exit ${c.code} → ${c.to}`, async () => {
         const h = harness({ autoClone: true, autoInstall: true, spec: spec({ restart: c.restart }) });
-        h.actor.send({ type: 'server.start' });
-        await flush();
-        await flush();
+        await h.start();
         h.proc().ready();
         h.proc().exit(c.code);
         expect(h.state()).toBe(c.to);
@@ -218,9 +204,7 @@ describe('server machine', () => {
 
     it('never: a startup timeout fails the server instead of retrying', async () => {
       const h = harness({ autoClone: true, autoInstall: true, spec: spec({ restart: 'never', startupTimeoutMs: 1_000 }) });
-      h.actor.send({ type: 'server.start' });
-      await flush();
-      await flush();
+      await h.start();
       await h.advance(1_000);
       h.proc().exit(null, 'SIGTERM');
       expect(h.state()).toBe('failed');
@@ -228,9 +212,7 @@ describe('server machine', () => {
 
     it('a new restart policy applies in place, without a new process', async () => {
       const h = harness({ autoClone: true, autoInstall: true });
-      h.actor.send({ type: 'server.start' });
-      await flush();
-      await flush();
+      await h.start();
       h.proc().ready();
       h.actor.send({ type: 'server.configure', spec: spec({ restart: 'never' }) });
       expect(h.state()).toBe('running');
@@ -242,9 +224,7 @@ describe('server machine', () => {
 
   it('a manual start after a failure starts over with a fresh backoff', async () => {
     const h = harness({ autoClone: true, autoInstall: true, spec: spec({ restart: 'never' }) });
-    h.actor.send({ type: 'server.start' });
-    await flush();
-    await flush();
+    await h.start();
     h.proc().exit(1);
     expect(h.state()).toBe('failed');
     h.actor.send({ type: 'server.start' });
