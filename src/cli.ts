@@ -6,11 +6,13 @@ import { parseArgs } from 'node:util';
 import { resolveConfigPath } from './config/locate.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
 import { formatIssues } from './config/format.js';
+import { NAME_PATTERN } from './config/names.js';
 import { parseListen } from './config/listen.js';
 import type { ListenSpec } from './config/types.js';
 import type { OrchestratorStatus, ServerStatus } from './reconcile/status.js';
 import type { ControllerEvent } from './reconcile/controller.js';
 import type { LogLine } from './runtime/ringbuffer.js';
+import type { ReloadResult } from './control/actions.js';
 import { followSse, getJson, postJson, RemoteError } from './cli/remote.js';
 import { renderServers } from './cli/table.js';
 
@@ -178,7 +180,7 @@ async function eventsCommand(base: string, follow: boolean): Promise<number> {
 }
 
 async function reload(base: string): Promise<number> {
-  const result = await postJson<{ changed: boolean; accepted: boolean; generation: number; error: string | null }>(base, '/api/reload');
+  const result = await postJson<ReloadResult>(base, '/api/reload');
   if (!result.changed) process.stdout.write(`config unchanged (generation ${result.generation})\n`);
   else if (result.accepted) process.stdout.write(`config reloaded: generation ${result.generation}\n`);
   if (result.error) process.stderr.write(`${result.error}\n`);
@@ -186,15 +188,12 @@ async function reload(base: string): Promise<number> {
 }
 
 async function connect(urlFlag: string | undefined, configFlag: string | undefined, server: string | undefined): Promise<number> {
-  if (server !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(server)) throw new UsageError(`--server ${server}: not a server name`);
+  if (server !== undefined && !NAME_PATTERN.test(server)) throw new UsageError(`--server ${server}: not a server name`);
   const base = orchestratorUrl(urlFlag, configFlag);
   const url = server === undefined ? `${base}/mcp` : `${base}/servers/${server}/mcp`;
   const [{ runConnect }, { createLogger }] = await Promise.all([import('./gateway/connect.js'), import('./log.js')]);
-  const abort = new AbortController();
-  process.once('SIGINT', () => abort.abort());
-  process.once('SIGTERM', () => abort.abort());
   const level = (process.env.LOG_LEVEL ?? 'warn').toLowerCase() as 'info';
-  return runConnect({ url, token: process.env.MCP_ORCHESTRATOR_TOKEN || undefined, log: createLogger({ destination: 'stderr', level }), signal: abort.signal });
+  return runConnect({ url, token: process.env.MCP_ORCHESTRATOR_TOKEN || undefined, log: createLogger({ destination: 'stderr', level }), signal: untilInterrupted() });
 }
 
 async function run(args: { config?: string; listen?: string; poll?: boolean; stdio?: boolean }): Promise<number> {
@@ -243,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
   const name = (): string => {
     const given = rest[0];
     if (given === undefined) throw new UsageError(`${command} needs a server name: mcp-orchestrator ${command} NAME`);
-    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(given)) throw new UsageError(`"${given}" is not a server name`);
+    if (!NAME_PATTERN.test(given)) throw new UsageError(`"${given}" is not a server name`);
     return given;
   };
   const base = () => orchestratorUrl(values.url, values.config);

@@ -3,8 +3,7 @@
  * watcher, the periodic resync and signal handling.
  */
 import { dirname } from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { loadConfigText } from './config/load.js';
+import { loadConfigText, readConfigFile } from './config/load.js';
 import { sha256, watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import type { ConfigSpec, LoadResult, OrchestratorSpec } from './config/types.js';
 import { createLogger, type Logger } from './log.js';
@@ -20,7 +19,6 @@ import { EventLog } from './control/events.js';
 import { JsonRpcHandler, jsonRpcRoutes, startJsonRpcServer } from './control/jsonrpc.js';
 import { Metrics, metricsRoutes } from './control/metrics.js';
 import { dashboardRoutes } from './control/dashboard/routes.js';
-import type { CallRecord } from './gateway/gateway.js';
 import { generateToken, isLoopbackHost } from './control/security.js';
 import type { ListenSpec, ToolFilterSpec } from './config/types.js';
 import { Gateway } from './gateway/gateway.js';
@@ -53,17 +51,6 @@ export interface Orchestrator {
   kill(): void;
 }
 
-/** Reads and validates the file; a read failure is a rejected load like any other. */
-async function readAndLoad(file: string, env: NodeJS.ProcessEnv): Promise<{ result: LoadResult; text?: string }> {
-  try {
-    const text = await readFile(file, 'utf8');
-    return { result: loadConfigText(text, file, env), text };
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message;
-    return { result: { ok: false, issues: [{ file, line: 1, column: 1, path: '', message: `cannot read the config: ${reason}` }] } };
-  }
-}
-
 /** The settings in force when the file itself is unusable: defaults plus environment overrides. */
 function fallbackSettings(file: string, env: NodeJS.ProcessEnv): ConfigSpec {
   const empty = loadConfigText('', file, env);
@@ -74,16 +61,15 @@ function fallbackSettings(file: string, env: NodeJS.ProcessEnv): ConfigSpec {
 export async function startOrchestrator(options: RunOptions): Promise<Orchestrator> {
   const env = options.env ?? process.env;
   const file = options.configFile;
-  const first = await readAndLoad(file, env);
+  const first = await readConfigFile(file, env);
   let settings: OrchestratorSpec = first.result.ok ? first.result.config.orchestrator : fallbackSettings(file, env).orchestrator;
   const listen = options.listen ?? settings.listen;
   const log = options.log ?? createLogger({ level: settings.logLevel, destination: options.stdio ? 'stderr' : 'stdout' });
 
   const logBook = new LogBook();
-  // The controller is created just below; the gateway asks it about servers only once requests arrive.
-  const gatewayCalls: { observe?: (call: CallRecord) => void } = {};
+  // The controller and the metrics are created just below; the gateway uses them only once requests arrive.
   const gateway: Gateway = new Gateway({
-    onCall: (call) => gatewayCalls.observe?.(call),
+    onCall: (call) => metrics.observeCall(call),
     log: log.child({ component: 'gateway' }),
     version: VERSION,
     describe: (name): ServerStatus | undefined => (controller.has(name) ? controller.serverStatus(name) : undefined),
@@ -107,12 +93,16 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   const events = new EventLog();
   controller.subscribe((event) => events.append(event));
   const metrics = new Metrics({ controller, events });
-  gatewayCalls.observe = (call) => metrics.observeCall(call);
 
   let current: ConfigSpec | undefined = first.result.ok ? first.result.config : undefined;
   let appliedHash = first.text === undefined ? undefined : sha256(first.text);
-  const apply = (result: LoadResult, text?: string) => {
-    if (text !== undefined) appliedHash = sha256(text);
+  /** Apply a load; false (nothing done) when `text` is what is applied already. */
+  const apply = (result: LoadResult, text?: string): boolean => {
+    if (text !== undefined) {
+      const hash = sha256(text);
+      if (hash === appliedHash) return false;
+      appliedHash = hash;
+    }
     if (result.ok) {
       gateway.registry.configure(
         result.config.gateway.separator,
@@ -124,7 +114,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
         log.warn({ listen: `${next.listen.host}:${next.listen.port}` }, 'listen changed in the config; restart the orchestrator to apply it');
       }
       // A rotated token applies at once; these others are read at start-up only, and saying so beats silence.
-      if (next.token !== settings.token) access.token = effectiveToken(next.token, access.token);
+      if (next.token !== settings.token) access.token = effectiveToken(next.token);
       for (const [field, before, after] of [
         ['resync_interval', settings.resyncIntervalMs, next.resyncIntervalMs],
         ['watch_poll', settings.watchPoll, next.watchPoll],
@@ -136,13 +126,13 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       current = result.config;
     }
     controller.applyConfig(result, file);
+    return true;
   };
 
   /** POST /api/reload and config/reload: read the file now; a file that holds what is applied changes nothing. */
   const reload = async (): Promise<ReloadResult> => {
-    const { result, text } = await readAndLoad(file, env);
-    const changed = text === undefined || sha256(text) !== appliedHash;
-    if (changed) apply(result, text);
+    const { result, text } = await readConfigFile(file, env);
+    const changed = apply(result, text);
     const status = controller.status();
     return { changed, accepted: result.ok, generation: status.generation, error: status.configError };
   };
@@ -151,7 +141,8 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   let watcher: ConfigWatcher | undefined;
   // Periodic resync: re-read the file (a missed event, a mount without events) and reconcile.
   const resync = setInterval(() => {
-    void watcher?.check();
+    // Without a watcher (it could not start), the resync reads the file itself.
+    void (watcher ? watcher.check() : reload());
     controller.reconcile('resync');
   }, settings.resyncIntervalMs);
   resync.unref();
@@ -188,7 +179,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   const loopback = isLoopbackHost(listen.host);
   let generated: string | undefined;
   /** The token in force: the config's, else the environment's, else (off loopback) one generated once. */
-  const effectiveToken = (configured: string | undefined, _previous?: string): string | undefined => {
+  const effectiveToken = (configured: string | undefined): string | undefined => {
     const chosen = configured || env.MCP_ORCHESTRATOR_TOKEN || undefined;
     if (chosen !== undefined || loopback) return chosen;
     if (generated === undefined) {

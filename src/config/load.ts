@@ -43,13 +43,18 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
  * `ok: false` with one issue saying why. Never rejects.
  */
 export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv, options: LoadOptions = {}): Promise<LoadResult> {
+  return (await readConfigFile(file, env, options)).result;
+}
+
+/** {@link loadConfigFile}, also giving the text that was read (undefined when it could not be). */
+export async function readConfigFile(file: string, env: NodeJS.ProcessEnv, options: LoadOptions = {}): Promise<{ result: LoadResult; text?: string }> {
   let text: string;
   try {
     text = await readFile(resolve(options.cwd ?? process.cwd(), file), 'utf8');
   } catch (error) {
-    return { ok: false, issues: [{ file, line: 1, column: 1, path: '', message: readFailure(error) }] };
+    return { result: { ok: false, issues: [{ file, line: 1, column: 1, path: '', message: readFailure(error) }] } };
   }
-  return loadConfigText(text, file, env, options);
+  return { result: loadConfigText(text, file, env, options), text };
 }
 
 function readFailure(error: unknown): string {

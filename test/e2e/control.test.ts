@@ -110,7 +110,7 @@ describe('control API', () => {
     expect(config.body.servers[0]!.env).toEqual({ NAME: '[redacted]', API_KEY: '[redacted]', OTHER: '[redacted]' });
     expect(orch.logs.some((l) => JSON.stringify(l).includes('sk-live-7c21'))).toBe(false);
 
-    const unchanged = await orch.api<{ changed: boolean }>('/api/reload', { method: 'POST', ...auth });
+    const unchanged = await orch.api<{ changed: boolean; generation: number }>('/api/reload', { method: 'POST', ...auth });
     expect(unchanged).toMatchObject({ status: 200, body: { changed: false } });
     // Written in place without a watcher event in between is still picked up by a reload.
     await writeFile(scratch.file, `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}${stdio('b')}`);
@@ -119,6 +119,11 @@ describe('control API', () => {
     await waitFor(async () => (await orch.api<{ servers: { name: string }[] }>('/api/servers', auth)).body.servers.some((s) => s.name === 'b'), {
       message: 'b configured',
     });
+    // The watcher sees the same write after its debounce: applied once is enough. An absence has
+    // no condition to wait on, so give the watcher well past its 150 ms debounce.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const after = await orch.api<{ changed: boolean; generation: number }>('/api/reload', { method: 'POST', ...auth });
+    expect(after.body).toMatchObject({ changed: false, generation: unchanged.body.generation + 1 });
   });
 
   it('off loopback the API wants the token', async () => {
