@@ -1,7 +1,7 @@
 import type { ServerStatus } from '../reconcile/status.js';
 
 /** kubectl-style age: 45s, 3m, 5h, 2d. */
-export function formatAge(sinceIso: string, now = Date.now()): string {
+function formatAge(sinceIso: string, now = Date.now()): string {
   const seconds = Math.max(0, Math.floor((now - Date.parse(sinceIso)) / 1000));
   if (seconds < 120) return `${seconds}s`;
   const minutes = Math.floor(seconds / 60);
@@ -12,7 +12,7 @@ export function formatAge(sinceIso: string, now = Date.now()): string {
 }
 
 /** Fixed-width columns, the last one free; no colour, so it pipes cleanly. */
-export function renderTable(header: string[], rows: string[][]): string {
+function renderTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells

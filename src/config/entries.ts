@@ -23,7 +23,7 @@ export interface EntriesResult {
 }
 
 /** The name an entry goes by, if one can be told: a valid explicit name, else one derived from repo. */
-export function entryName(entry: unknown): string | undefined {
+function entryName(entry: unknown): string | undefined {
   if (!isPlainTable(entry)) return undefined;
   const { name, repo } = entry;
   if (typeof name === 'string') return nameProblem(name) === undefined ? name : undefined;

@@ -24,7 +24,7 @@ export function nameProblem(name: string): string | undefined {
  * Deterministically turn any text into a valid name, or "" when nothing is left: invalid characters
  * become "-", leading characters other than letters and digits are dropped, then it is cut to 32.
  */
-export function sanitiseName(text: string): string {
+function sanitiseName(text: string): string {
   return text
     .replace(/[^A-Za-z0-9_-]/g, '-')
     .replace(/^[^A-Za-z0-9]+/, '')

@@ -11,7 +11,7 @@ import type { ControlSpec, GatewaySpec, ListenSpec, OrchestratorSpec, ServerSpec
 /** The levels `log_level` and LOG_LEVEL accept, as pino names them. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 /** Loopback only: nothing is exposed unless the config or MCP_ORCHESTRATOR_LISTEN says so. */
-export const DEFAULT_LISTEN: ListenSpec = { host: '127.0.0.1', port: 8080 };
+const DEFAULT_LISTEN: ListenSpec = { host: '127.0.0.1', port: 8080 };
 /** The sections a config file may have; anything else at the top level is an error. */
 export const TOP_LEVEL_KEYS = ['orchestrator', 'gateway', 'control', 'server'] as const;
 

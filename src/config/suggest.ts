@@ -21,7 +21,7 @@ const fold = (key: string): string => key.toLowerCase().replace(/[-_]/g, '');
  * The candidate closest to `input` when it is close enough to be a likely typo, else undefined.
  * "Close" is: equal ignoring case and `-`/`_`, or at most one edit per three characters.
  */
-export function didYouMean(input: string, candidates: readonly string[]): string | undefined {
+function didYouMean(input: string, candidates: readonly string[]): string | undefined {
   const folded = fold(input);
   const same = candidates.find((c) => fold(c) === folded);
   if (same !== undefined) return same;

@@ -52,7 +52,7 @@ export interface ActionDeps {
   exit(code: number): void;
 }
 
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 export type RedactedConfig = ReturnType<typeof redactConfig>;
 

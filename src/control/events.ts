@@ -37,10 +37,6 @@ export class EventLog {
     return first === -1 ? [] : this.events.slice(first);
   }
 
-  recent(n: number): StoredEvent[] {
-    return this.events.slice(-n);
-  }
-
   subscribe(listener: (stored: StoredEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -59,7 +59,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(`${text}\n`);
 }
 
-export function sendError(res: ServerResponse, error: HttpError): void {
+function sendError(res: ServerResponse, error: HttpError): void {
   sendJson(res, error.status, { error: { code: error.code, message: error.message } });
 }
 
@@ -146,4 +146,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         for (const socket of sockets) socket.destroy();
       }),
   };
+}
+
+/** A request body as text; past `limit` bytes (declared or read) the request is refused with 413. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new HttpError(413, `request body of ${declared} bytes is over the ${limit}-byte limit`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new HttpError(413, `request body is over the ${limit}-byte limit`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -5,17 +5,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
+import { ErrorCodes } from '../gateway/jsonrpc.js';
 import { ActionError, type ControlActions } from './actions.js';
-import { HttpError, startHttpServer, type Route, type RunningHttpServer } from './http.js';
+import { HttpError, readBody, startHttpServer, type Route, type RunningHttpServer } from './http.js';
 import { checkAccess, type AccessPolicy } from './security.js';
 
 /** The spec's codes, plus ours in the server-error range. */
 export const RpcErrorCodes = {
-  ParseError: -32700,
-  InvalidRequest: -32600,
-  MethodNotFound: -32601,
-  InvalidParams: -32602,
-  InternalError: -32603,
+  ...ErrorCodes,
   /** The action is not possible in the server's current state (an `ActionError` of kind conflict). */
   Conflict: -32000,
 } as const;
@@ -241,20 +238,8 @@ export class JsonRpcHandler {
 /** Bodies larger than this are refused: control requests are tiny. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `the JSON-RPC body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 async function answer(handler: JsonRpcHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const outcome = await handler.dispatch(await readBody(req));
+  const outcome = await handler.dispatch(await readBody(req, MAX_BODY_BYTES));
   // 'close' also fires when the client hung up before reading the answer: the exit still happens.
   if (outcome.after) res.once('close', outcome.after);
   if (outcome.text === undefined) {

@@ -10,7 +10,7 @@ import type { Controller, ControllerEvent } from '../reconcile/controller.js';
 import type { EventLog } from './events.js';
 import type { Route } from './http.js';
 
-export const METRICS_PREFIX = 'mcp_orchestrator_';
+const METRICS_PREFIX = 'mcp_orchestrator_';
 
 const STATES: readonly ServerStateName[] = ['pending', 'cloning', 'installing', 'starting', 'running', 'backoff', 'stopping', 'stopped', 'failed'];
 
@@ -18,7 +18,7 @@ const STATES: readonly ServerStateName[] = ['pending', 'cloning', 'installing', 
 const LIVE: ReadonlySet<ServerStateName> = new Set(['starting', 'running', 'stopping']);
 
 /** MCP calls range from a cached list (a millisecond) to a slow tool (tens of seconds). */
-export const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** Past this many distinct tool names per server, further ones share the label `_other`. */
 const MAX_TOOLS_PER_SERVER = 256;

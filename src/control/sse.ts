@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 
 /** A client that lets more than this pile up unread is dropped rather than allowed to grow memory. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
 const KEEPALIVE_MS = 20_000;
 
 export const SSE_HEADERS = {
@@ -21,7 +21,7 @@ export interface FrameMeta {
 }
 
 /** One SSE frame carrying `data` as JSON (which never holds a raw newline). */
-export function sseFrame(data: unknown, meta: FrameMeta = {}): string {
+function sseFrame(data: unknown, meta: FrameMeta = {}): string {
   return sseFrameOf(JSON.stringify(data), meta);
 }
 

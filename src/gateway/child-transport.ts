@@ -9,15 +9,19 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { isMessage } from './jsonrpc.js';
 import { LineReader, LineWriter, MAX_LINE_BYTES, type DroppedLine } from './lines.js';
 
+/** Lines up to this size are decoded whole before anything looks at them; longer ones stay bytes. */
+const DECODE_WHOLE_BYTES = 4096;
+
 export class ChildStdioTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
   /**
-   * Offered each line that may be JSON before it is decoded; true when it was taken whole (a
+   * Offered each complete line that may be JSON before it is parsed, with its text when it is
+   * short enough to have been decoded whole (a long one stays bytes); true when it was taken (a
    * forwarded call's answer) and is not delivered.
    */
-  takeLine: ((line: Buffer) => boolean) | undefined = undefined;
+  takeLine: ((line: Buffer, text: string | undefined) => boolean) | undefined = undefined;
   /** Told of a line dropped for being too long (after it was reported as output). */
   lineDropped: ((line: DroppedLine) => void) | undefined = undefined;
   private closed = false;
@@ -49,9 +53,10 @@ export class ChildStdioTransport implements Transport {
 
   /** `complete` is false for a last line the server never ended: it may be cut short. */
   private deliver(line: Buffer, complete: boolean): void {
+    const short = line.length <= DECODE_WHOLE_BYTES ? line.toString('utf8') : undefined;
     if (line[0] === 123 /* { */) {
-      if (complete && this.takeLine?.(line)) return;
-      const text = line.toString('utf8');
+      if (complete && this.takeLine?.(line, short)) return;
+      const text = short ?? line.toString('utf8');
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
@@ -62,7 +67,7 @@ export class ChildStdioTransport implements Transport {
       else this.onOutput(text);
       return;
     }
-    const text = line.toString('utf8');
+    const text = short ?? line.toString('utf8');
     if (text.trim() !== '') this.onOutput(text);
   }
 

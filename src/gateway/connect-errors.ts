@@ -2,6 +2,7 @@
  * Pure helpers of the `connect` bridge: what a failed delivery to the orchestrator means, and the
  * JSON-RPC error lines the bridge writes in place of the answers it could not get.
  */
+import { failure } from './jsonrpc.js';
 
 /** Why a message could not be delivered to the orchestrator. */
 export type DeliveryFailureReason = 'unreachable' | 'unauthorized' | 'forbidden' | 'not-found' | 'session-lost' | 'http-error';
@@ -29,8 +30,6 @@ export interface FailureContext {
 
 /** Server-defined JSON-RPC code for "the bridge could not deliver this"; the SDK's ConnectionClosed. */
 export const DELIVERY_ERROR_CODE = -32000;
-export const PARSE_ERROR_CODE = -32700;
-export const INVALID_REQUEST_CODE = -32600;
 
 /** The HTTP status of an SDK `StreamableHTTPError` (`code`), or undefined for a network failure. */
 function httpStatus(error: unknown): number | undefined {
@@ -42,7 +41,7 @@ function httpStatus(error: unknown): number | undefined {
  * The `error.message` of a JSON-RPC body the orchestrator sent with an HTTP error, when the SDK kept
  * it (it words these "Streamable HTTP error: Error POSTing to endpoint: BODY").
  */
-export function bodyMessage(error: unknown): string | undefined {
+function bodyMessage(error: unknown): string | undefined {
   const text = error instanceof Error ? error.message : '';
   const at = text.indexOf('endpoint: ');
   if (at === -1) return undefined;
@@ -88,5 +87,5 @@ export function displayUrl(url: URL): string {
 
 /** A JSON-RPC error response line; `id` null when the request's id is unknown (parse errors). */
 export function errorLine(id: string | number | null, code: number, message: string, data?: Record<string, unknown>): string {
-  return `${JSON.stringify({ jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } })}\n`;
+  return `${JSON.stringify(failure(id, code, message, data))}\n`;
 }

@@ -22,10 +22,9 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
+import { ErrorCodes } from './jsonrpc.js';
 import {
   DELIVERY_ERROR_CODE,
-  INVALID_REQUEST_CODE,
-  PARSE_ERROR_CODE,
   describeDeliveryFailure,
   displayUrl,
   errorLine,
@@ -227,10 +226,10 @@ class Bridge {
   private clientError(error: Error): void {
     if (error instanceof SyntaxError) {
       this.log.warn({ err: error.message }, 'connect: skipped a stdin line that is not JSON');
-      this.write(errorLine(null, PARSE_ERROR_CODE, 'Parse error: the line is not JSON'));
+      this.write(errorLine(null, ErrorCodes.ParseError, 'Parse error: the line is not JSON'));
     } else if (error.name === 'ZodError') {
       this.log.warn('connect: skipped a stdin line that is not a JSON-RPC message');
-      this.write(errorLine(null, INVALID_REQUEST_CODE, 'Invalid Request: the line is not a JSON-RPC 2.0 message'));
+      this.write(errorLine(null, ErrorCodes.InvalidRequest, 'Invalid Request: the line is not a JSON-RPC 2.0 message'));
     } else {
       this.log.error({ err: error.message }, 'connect: stdin failed');
     }

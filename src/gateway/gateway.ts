@@ -77,10 +77,6 @@ export class Gateway {
     this.sessions.delete(session);
   }
 
-  get sessionCount(): number {
-    return this.sessions.size;
-  }
-
   /**
    * A forwarded call has its answer (`started` is its `performance.now()` when it left). The record
    * is passed on after the answers of this turn are written, so counting never delays one.
@@ -124,7 +120,7 @@ export class Gateway {
 
   /** Instructions of the ready servers, each under its name, for the aggregate's initialize. */
   instructions(scope: string | undefined): string | undefined {
-    const upstreams = scope === undefined ? this.registry.primaries() : [this.registry.primary(scope)].filter((u) => u !== undefined);
+    const upstreams = this.registry.serving(scope);
     const parts = upstreams.map((u) => ({ server: u.server, text: u.instructions })).filter((p) => p.text);
     if (parts.length === 0) return undefined;
     if (scope !== undefined) return parts[0]?.text;

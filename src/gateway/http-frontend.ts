@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
-import { HttpError, type Route } from '../control/http.js';
+import { HttpError, readBody, type Route } from '../control/http.js';
 import { NAME_SEGMENT } from '../control/status-routes.js';
 import type { Gateway } from './gateway.js';
 import { ErrorCodes, failure, isMessage, isRequest, RawResponse, serialize, type Answer, type Id, type Message, type Notification, type Request, type Response } from './jsonrpc.js';
@@ -47,26 +47,13 @@ interface HttpSession {
 function sseEvent(message: Message | Answer): string {
   // A server may use a raw \r as whitespace between JSON tokens (never inside a string, where it
   // must be escaped); in an SSE frame it would end the line, so it goes.
-  const json = message instanceof RawResponse && message.json.includes('\r') ? message.json.replaceAll('\r', '') : serialize(message);
-  return sseFrameOf(json, { event: 'message' });
+  const json = serialize(message);
+  return sseFrameOf(message instanceof RawResponse && json.includes('\r') ? json.replaceAll('\r', '') : json, { event: 'message' });
 }
 
 function jsonRpcHttpError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(failure(null, code, message)));
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new HttpError(413, `request body of ${declared} bytes is over the ${limit}-byte limit`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, `request body is over the ${limit}-byte limit`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: Route[]; close(): void } {
@@ -154,7 +141,6 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
     }
     const accept = req.headers.accept ?? '';
     const sse = accept.includes('text/event-stream') || accept.includes('*/*');
-    const sessionId = req.headers['mcp-session-id'];
     const initialize = messages.find((m) => isRequest(m) && m.method === 'initialize') as Request | undefined;
 
     if (initialize) {
@@ -176,15 +162,8 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
       return;
     }
 
-    const entry = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
-    if (typeof sessionId !== 'string') {
-      jsonRpcHttpError(res, 400, ErrorCodes.InvalidRequest, 'the Mcp-Session-Id header is required: send initialize first');
-      return;
-    }
-    if (!entry || entry.session.scope !== scope) {
-      jsonRpcHttpError(res, 404, ErrorCodes.InvalidRequest, 'unknown or ended MCP session: initialize again');
-      return;
-    }
+    const entry = sessionOf(req, res, scope);
+    if (!entry) return;
     const version = req.headers['mcp-protocol-version'];
     if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
       jsonRpcHttpError(res, 400, ErrorCodes.InvalidRequest, `unsupported MCP-Protocol-Version ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`);
@@ -216,12 +195,12 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
   function sessionOf(req: IncomingMessage, res: ServerResponse, scope: string | undefined): HttpSession | undefined {
     const sessionId = req.headers['mcp-session-id'];
     if (typeof sessionId !== 'string') {
-      jsonRpcHttpError(res, 400, ErrorCodes.InvalidRequest, 'the Mcp-Session-Id header is required');
+      jsonRpcHttpError(res, 400, ErrorCodes.InvalidRequest, 'the Mcp-Session-Id header is required: send initialize first');
       return undefined;
     }
     const entry = sessions.get(sessionId);
     if (!entry || entry.session.scope !== scope) {
-      jsonRpcHttpError(res, 404, ErrorCodes.InvalidRequest, 'unknown or ended MCP session');
+      jsonRpcHttpError(res, 404, ErrorCodes.InvalidRequest, 'unknown or ended MCP session: initialize again');
       return undefined;
     }
     return entry;
@@ -254,26 +233,24 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   }
 
-  function dispatch(scope: string | undefined) {
-    return async ({ req, res, params }: { req: IncomingMessage; res: ServerResponse; params: Record<string, string> }) => {
-      const server = scope === undefined ? params.name : undefined;
-      if (server !== undefined && !options.hasServer(server)) throw new HttpError(404, `no server named "${server}" in the config`);
-      const target = server ?? scope;
-      switch (req.method) {
-        case 'POST':
-          return handlePost(req, res, target);
-        case 'GET':
-          return handleGet(req, res, target);
-        default:
-          return handleDelete(req, res, target);
-      }
-    };
+  /** `/mcp` serves the aggregate; `/servers/NAME/mcp` one server, under its own names. */
+  async function dispatch({ req, res, params }: { req: IncomingMessage; res: ServerResponse; params: Record<string, string> }): Promise<void> {
+    const scope = params.name;
+    if (scope !== undefined && !options.hasServer(scope)) throw new HttpError(404, `no server named "${scope}" in the config`);
+    switch (req.method) {
+      case 'POST':
+        return handlePost(req, res, scope);
+      case 'GET':
+        return handleGet(req, res, scope);
+      default:
+        return handleDelete(req, res, scope);
+    }
   }
 
   return {
     routes: [
-      { method: ['POST', 'GET', 'DELETE'], path: /^\/mcp\/?$/, handle: dispatch(undefined) },
-      { method: ['POST', 'GET', 'DELETE'], path: new RegExp(`^/servers/${NAME_SEGMENT}/mcp/?$`), handle: dispatch(undefined) },
+      { method: ['POST', 'GET', 'DELETE'], path: /^\/mcp\/?$/, handle: dispatch },
+      { method: ['POST', 'GET', 'DELETE'], path: new RegExp(`^/servers/${NAME_SEGMENT}/mcp/?$`), handle: dispatch },
     ],
     close: () => {
       clearInterval(sweeper);

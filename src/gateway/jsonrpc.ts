@@ -47,7 +47,7 @@ export function isRequest(m: unknown): m is Request {
   const o = m as Partial<Request> | null;
   return typeof o === 'object' && o !== null && typeof o.method === 'string' && (typeof o.id === 'string' || typeof o.id === 'number');
 }
-export function isNotification(m: unknown): m is Notification {
+function isNotification(m: unknown): m is Notification {
   const o = m as Partial<Request> | null;
   return typeof o === 'object' && o !== null && typeof o.method === 'string' && o.id === undefined;
 }

@@ -76,6 +76,13 @@ export class Registry {
     return undefined;
   }
 
+  /** The instances calls go to: every server's for the aggregate (`scope` undefined), else that one's. */
+  serving(scope: string | undefined): Upstream[] {
+    if (scope === undefined) return this.primaries();
+    const upstream = this.primary(scope);
+    return upstream ? [upstream] : [];
+  }
+
   /** Every instance attached, for broadcasts such as logging/setLevel. */
   primaries(): Upstream[] {
     return [...this.attached.keys()].map((s) => this.primary(s)).filter((u): u is Upstream => u !== undefined);

@@ -72,7 +72,6 @@ export class Session {
   readonly id = randomUUID();
   clientCapabilities: ClientCapabilities = {};
   clientInfo: { name?: string; version?: string } = {};
-  protocolVersion = LATEST_PROTOCOL_VERSION;
   initialized = false;
   lastActive = Date.now();
   readonly subscriptions = new Set<string>();
@@ -148,13 +147,13 @@ export class Session {
   private initialize(req: Request): Response {
     const params = req.params as { protocolVersion?: string; capabilities?: ClientCapabilities; clientInfo?: { name?: string; version?: string } } | undefined;
     const requested = params?.protocolVersion;
-    this.protocolVersion = requested && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
+    const protocolVersion = requested && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
     this.clientCapabilities = params?.capabilities ?? {};
     this.clientInfo = params?.clientInfo ?? {};
     this.initialized = true;
     const instructions = this.gateway.instructions(this.scope);
     return result(req.id, {
-      protocolVersion: this.protocolVersion,
+      protocolVersion,
       capabilities: {
         tools: { listChanged: true },
         prompts: { listChanged: true },
@@ -223,7 +222,7 @@ export class Session {
   }
 
   private async setLevel(req: Request): Promise<Response> {
-    const targets = this.scope === undefined ? this.gateway.registry.primaries() : [this.gateway.registry.primary(this.scope)].filter((u) => u !== undefined);
+    const targets = this.gateway.registry.serving(this.scope);
     await Promise.all(targets.filter((u) => u.capabilities.logging).map((u) => u.ask(req)));
     return result(req.id, {});
   }

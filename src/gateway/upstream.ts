@@ -69,7 +69,7 @@ export interface CallSink {
  */
 interface WritableTransport extends Transport {
   write(message: JSONRPCMessage): void;
-  takeLine?: (line: Buffer) => boolean;
+  takeLine?: (line: Buffer, text: string | undefined) => boolean;
   lineDropped?: (line: DroppedLine) => void;
 }
 
@@ -83,8 +83,6 @@ const RAW_PREFIX = 'gw:';
 const ID_SECOND = `{"jsonrpc":"2.0","id":"${RAW_PREFIX}`;
 /** The last members of an answer from the TypeScript SDK, which puts `result` first and `id` last. */
 const ID_LAST = `,"jsonrpc":"2.0","id":"${RAW_PREFIX}`;
-/** Lines up to this size are decoded whole; of longer ones only the ends are looked at. */
-const DECODE_WHOLE_BYTES = 4096;
 /** How much of each end of a long line is read to find its id. */
 const END_BYTES = 128;
 
@@ -147,7 +145,7 @@ export class Upstream {
 
     const inner = options.transport;
     if (canWrite(inner) && 'takeLine' in inner) {
-      inner.takeLine = (line) => this.takeAnswer(line);
+      inner.takeLine = (line, text) => this.takeAnswer(line, text);
       inner.lineDropped = (line) => this.answerDropped(line);
     }
     // The SDK client sees a transport of its own; forwarded calls' answers never reach it.
@@ -326,14 +324,13 @@ export class Upstream {
   }
 
   /**
-   * Take a forwarded call's answer straight from its line when the layout leaves no doubt that the
-   * id is the top-level one: `{"jsonrpc":"2.0","id":"gw:N","result"|"error":…}`, or
-   * `{"result"|"error":…,"id":"gw:N"}` with the id as the very last member. Anything else (other
-   * spacing, key order, a request or notification) is parsed as usual. True when taken.
+   * Take a forwarded call's answer straight from its line when {@link locateId} finds its id
+   * beyond doubt; anything else (other spacing, key order, a request or notification) is parsed
+   * as usual. `text` is the line decoded, when it was short enough; a long line is judged from its
+   * ends and passed on as bytes. True when taken.
    */
-  private takeAnswer(line: Buffer): boolean {
-    if (line.length <= DECODE_WHOLE_BYTES) {
-      const text = line.toString('utf8');
+  private takeAnswer(line: Buffer, text: string | undefined): boolean {
+    if (text !== undefined) {
       const at = locateId(text, text, text.length);
       return at !== undefined && this.settleRaw(text.slice(at.start + 1, at.end - 1), text.slice(0, at.start), text.slice(at.end), at.ok);
     }

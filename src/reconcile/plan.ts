@@ -49,7 +49,7 @@ function inPlaceFieldsDiffer(a: ServerSpec, b: ServerSpec): boolean {
  * and share the clone as it is (same repo, ref and install), so the old keeps serving until the
  * new is ready.
  */
-export function canOverlap(old: ServerSpec, next: ServerSpec): boolean {
+function canOverlap(old: ServerSpec, next: ServerSpec): boolean {
   return (
     old.transport === 'stdio' &&
     next.transport === 'stdio' &&

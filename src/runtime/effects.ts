@@ -76,12 +76,12 @@ async function connectOverHttp(url: string, signal: AbortSignal, options: Omit<U
 const PRIVATE_VARIABLES = ['MCP_ORCHESTRATOR_TOKEN'];
 
 /** The folder the process runs in: `cwd` resolved against the clone (or the config's folder). */
-export function serverCwd(spec: ServerSpec, workdir: string): string {
+function serverCwd(spec: ServerSpec, workdir: string): string {
   return resolve(workdir, spec.cwd);
 }
 
 /** The full environment of a server's processes (install steps included). */
-export function serverEnv(spec: ServerSpec, cwd: string, inherited: NodeJS.ProcessEnv, hidden: readonly (string | undefined)[] = []): Record<string, string> {
+function serverEnv(spec: ServerSpec, cwd: string, inherited: NodeJS.ProcessEnv, hidden: readonly (string | undefined)[] = []): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(inherited)) {
     if (value === undefined || PRIVATE_VARIABLES.includes(key) || hidden.includes(value)) continue;

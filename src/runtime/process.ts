@@ -30,7 +30,7 @@ export interface ServerProcess extends ProcessHandle {
 }
 
 /** Exit code reported when the process could not be started at all, as a shell does. */
-export const SPAWN_FAILED_CODE = 127;
+const SPAWN_FAILED_CODE = 127;
 
 // Between checks for leftovers while terminating, and how many SIGKILL rounds before giving up.
 const POLL_MS = 25;

@@ -5,7 +5,7 @@ import { environHasToken, procfsAvailable, readProcStat, snapshotProcesses, type
  * found after they left the process group (`setsid`) or lost their parent. The value is a
  * comma-separated list of tokens: an orchestrator started by another keeps the outer token too.
  */
-export const PROCESS_MARKER_ENV = 'MCP_ORCHESTRATOR_PROCESS';
+const PROCESS_MARKER_ENV = 'MCP_ORCHESTRATOR_PROCESS';
 
 /** `env` plus `token` appended to the marker variable; `env` itself is not modified. */
 export function withProcessMarker(env: Record<string, string>, token: string): Record<string, string> {
