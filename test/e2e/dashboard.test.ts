@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { byName, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The page's `document`, as far as the functions run in the browser below use it (tsconfig has no DOM lib). */
 declare const document: {
@@ -176,7 +177,7 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'dashboard in Chromium' : `dashboa
     expect(dialogs).toEqual([]);
     expect(pageErrors).toEqual([]);
 
-    // Closing the pane ends the stream; a new line after that is not appended.
+    // Closing the pane hides it.
     await page.click('#logs-close');
     expect(await page.isHidden('#logs')).toBe(true);
   });
@@ -290,13 +291,13 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'dashboard in Chromium' : `dashboa
     }
     expect((await fetch(`${orch.url}/api/servers`)).status).toBe(401);
 
-    const status = await (async () => {
-      for (const deadline = Date.now() + WAIT_MS; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    const status = await waitFor(
+      async () => {
         const body = (await orch.api<{ servers: { name: string; state: string; pid: number | null }[] }>('/api/servers', { headers: auth })).body;
-        if (body.servers.every((s) => s.state === 'running')) return body;
-      }
-      throw new Error('servers not running');
-    })();
+        return body.servers.every((s) => s.state === 'running') ? body : undefined;
+      },
+      { timeoutMs: WAIT_MS, intervalMs: 100, message: 'every server running' },
+    );
 
     const page = await open(orch);
     await page.waitForSelector('#token-dialog[open]');

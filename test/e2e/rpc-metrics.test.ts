@@ -96,12 +96,12 @@ describe('metrics', () => {
       const text = await (await fetch(`${orch.url}/metrics`)).text();
       return parsePrometheusTextFormat(text) as { name: string; type: string; metrics: { labels?: Record<string, string>; value?: string }[] }[];
     };
-    const value = (families: Awaited<ReturnType<typeof scrape>>, name: string, labels: Record<string, string>) =>
-      Number(
-        families
-          .find((f) => f.name === name)
-          ?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value ?? 0,
-      );
+    /** A sample's value; 0 for a labelled counter not yet counted, but the metric itself must exist. */
+    const value = (families: Awaited<ReturnType<typeof scrape>>, name: string, labels: Record<string, string>) => {
+      const family = families.find((f) => f.name === name);
+      if (!family) throw new Error(`no metric ${name} in /metrics`);
+      return Number(family.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value ?? 0);
+    };
 
     const before = await scrape();
     expect(value(before, 'mcp_orchestrator_server_ready', { server: 'a' })).toBe(1);

@@ -78,9 +78,11 @@ describe('watchConfigFile', () => {
 
   it('delivers nothing at start when the baseline is what the file holds', async () => {
     await writeFile(file, 'b = 1\n');
-    const { seen } = await start({ baseline: 'b = 1\n' });
+    const { seen, logs } = await start({ baseline: 'b = 1\n' });
     await sleep(QUIET_MS);
     expect(seen).toEqual([]);
+    // It did read the file, and found the baseline: silence is not a dead watcher.
+    expect(logged(logs, 'config file unchanged')).toBeDefined();
   });
 
   it('delivers an in-place write to the same inode', async () => {
