@@ -7,7 +7,8 @@ import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { isMessage } from './jsonrpc.js';
-import { LineReader, LineWriter, MAX_LINE_BYTES, type DroppedLine } from './lines.js';
+import { LineReader, MAX_LINE_BYTES, type DroppedLine } from '../runtime/lines.js';
+import { LineWriter } from './lines.js';
 
 /** Lines up to this size are decoded whole before anything looks at them; longer ones stay bytes. */
 const DECODE_WHOLE_BYTES = 4096;

@@ -4,7 +4,8 @@
  * server for any client. Nothing but JSON-RPC is written to `output`.
  */
 import type { Readable, Writable } from 'node:stream';
-import { LineReader, LineWriter, MAX_LINE_BYTES } from './lines.js';
+import { LineReader, MAX_LINE_BYTES } from '../runtime/lines.js';
+import { LineWriter } from './lines.js';
 import type { Gateway } from './gateway.js';
 import type { Reply } from './session.js';
 import { ErrorCodes, failure, isMessage, isRequest, RawResponse, serialize, type Answer, type Message, type Notification, type Response } from './jsonrpc.js';

@@ -22,7 +22,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import { ErrorCodes, failure, isResponse, type Notification, type Request, type Response } from './jsonrpc.js';
-import { MAX_LINE_BYTES, type DroppedLine } from './lines.js';
+import { MAX_LINE_BYTES, type DroppedLine } from '../runtime/lines.js';
 
 export interface Lists {
   tools: Tool[];

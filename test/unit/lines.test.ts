@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { DROPPED_END_BYTES, LineReader, LineWriter, MAX_LINE_BYTES } from '../../src/gateway/lines.js';
+import { LineWriter } from '../../src/gateway/lines.js';
+import { createLineSplitter, DROPPED_END_BYTES, LineReader, MAX_LINE_BYTES, type DroppedLine } from '../../src/runtime/lines.js';
 
 function reader() {
   const lines: string[] = [];
@@ -67,12 +68,33 @@ describe('LineReader', () => {
     expect(dropped[0]?.last).toHaveLength(DROPPED_END_BYTES);
   });
 
+  it('drops a too-long line that arrives whole in one chunk, keeping its ends', () => {
+    const dropped: DroppedLine[] = [];
+    const lines: string[] = [];
+    const r = new LineReader((line) => lines.push(line.toString()), (line) => dropped.push(line), { maxBytes: 8, keepBytes: 3 });
+    r.push(Buffer.from('abcdefghij\r\nok\n'));
+    expect(lines).toEqual(['ok']);
+    expect(dropped.map((d) => [d.first.toString(), d.last.toString(), d.bytes])).toEqual([['abc', 'hij', 10]]);
+  });
+
   it('reports a too-long line the stream ends in', () => {
     const { r, lines, dropped } = reader();
     r.push(Buffer.alloc(MAX_LINE_BYTES + 1, 0x62));
     r.end();
     expect(lines).toEqual([]);
     expect(dropped.map((d) => d.bytes)).toEqual([MAX_LINE_BYTES + 1]);
+  });
+});
+
+describe('createLineSplitter (log lines)', () => {
+  it('caps a runaway line at a character boundary, drops its rest, and goes on', () => {
+    const lines: string[] = [];
+    const splitter = createLineSplitter((line) => lines.push(line), 10);
+    splitter.push('short\r\n123456789é');
+    splitter.push(' and more of it\nnext\nlast');
+    splitter.end();
+    // 10 bytes end inside the 2-byte é: the cut falls before it.
+    expect(lines).toEqual(['short', '123456789…', 'next', 'last']);
   });
 });
 
