@@ -1,40 +1,7 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { readProcStat, snapshotProcesses, type ProcStat } from '../src/runtime/procfs.js';
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-/** The fields of /proc/PID/stat the bench uses. CPU times are in clock ticks. */
-export interface ProcStat {
-  pid: number;
-  ppid: number;
-  pgrp: number;
-  utime: number;
-  stime: number;
-  /** Start time since boot, in ticks: with the pid, identifies one process across pid reuse. */
-  start: number;
-  zombie: boolean;
-}
-
-/** Reads /proc/PID/stat; undefined when the process is gone. */
-export function readStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // comm (field 2) may hold spaces and parentheses: fields 3.. start after the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const field = (n: number): number => Number(rest[n - 3]);
-  return {
-    pid,
-    ppid: field(4),
-    pgrp: field(5),
-    utime: field(14),
-    stime: field(15),
-    start: field(22),
-    zombie: rest[0] === 'Z',
-  };
-}
 
 export function readCmdline(pid: number): string {
   try {
@@ -44,20 +11,10 @@ export function readCmdline(pid: number): string {
   }
 }
 
-function allStats(): ProcStat[] {
-  const stats: ProcStat[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (stat) stats.push(stat);
-  }
-  return stats;
-}
-
 /** Every live descendant of `root` (not `root` itself), found through parent links in /proc. */
 export function descendants(root: number): number[] {
   const children = new Map<number, number[]>();
-  for (const stat of allStats()) {
+  for (const stat of snapshotProcesses().values()) {
     const list = children.get(stat.ppid) ?? [];
     list.push(stat.pid);
     children.set(stat.ppid, list);
@@ -92,7 +49,7 @@ export function ticksPerSecond(): number {
 export function cpuSample(pids: readonly number[]): Map<number, number> {
   const sample = new Map<number, number>();
   for (const pid of pids) {
-    const stat = readStat(pid);
+    const stat = readProcStat(pid);
     if (stat) sample.set(pid, stat.utime + stat.stime);
   }
   return sample;
@@ -124,8 +81,8 @@ export type Seen = Map<number, number>;
 export function remember(seen: Seen, roots: Iterable<number>): void {
   for (const root of roots) {
     for (const pid of [root, ...descendants(root)]) {
-      const stat = readStat(pid);
-      if (stat && !stat.zombie && !seen.has(pid)) seen.set(pid, stat.start);
+      const stat = readProcStat(pid);
+      if (stat && stat.state !== 'Z' && !seen.has(pid)) seen.set(pid, stat.startTime);
     }
   }
 }
@@ -133,8 +90,8 @@ export function remember(seen: Seen, roots: Iterable<number>): void {
 function alive(seen: Seen): ProcStat[] {
   const out: ProcStat[] = [];
   for (const [pid, start] of seen) {
-    const stat = readStat(pid);
-    if (stat && !stat.zombie && stat.start === start) out.push(stat);
+    const stat = readProcStat(pid);
+    if (stat && stat.state !== 'Z' && stat.startTime === start) out.push(stat);
   }
   return out;
 }
@@ -147,7 +104,7 @@ function alive(seen: Seen): ProcStat[] {
  * Never signals the bench's own group.
  */
 export async function killAll(roots: readonly number[], seen: Seen = new Map(), graceMs = 3000): Promise<void> {
-  const ownGroup = readStat(process.pid)?.pgrp;
+  const ownGroup = readProcStat(process.pid)?.pgrp;
   const send = (sig: NodeJS.Signals): number => {
     remember(seen, roots);
     const live = alive(seen);
@@ -169,7 +126,7 @@ export async function killAll(roots: readonly number[], seen: Seen = new Map(), 
 
 /** Synchronous last resort for process 'exit': SIGKILL to everything `killAll` would end. */
 export function killAllNow(roots: readonly number[], seen: Seen = new Map()): void {
-  const ownGroup = readStat(process.pid)?.pgrp;
+  const ownGroup = readProcStat(process.pid)?.pgrp;
   remember(seen, roots);
   for (const stat of alive(seen)) {
     if (stat.pgrp !== ownGroup && stat.pgrp > 1) signal(-stat.pgrp, 'SIGKILL');

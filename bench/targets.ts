@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { descendants, isLoopback, killAll, listeningAddresses, readCmdline } from './procs.js';
-import { RingBuffer, spawnGroup, type ProcessRegistry } from './spawned.js';
+import { RingBuffer, spawnGroup, type ProcessRegistry, type Spawned } from './spawned.js';
 
 /** The pids of the target's tree other than its gateway, read afresh (a server may be replaced). */
 export function serverPids(target: Target): number[] {
@@ -168,16 +168,11 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         '--listen',
         `127.0.0.1:${port}`,
       ]);
-      try {
-        await Promise.race([proc.died, waitForHttp200(`http://127.0.0.1:${port}/readyz`, ctx.startTimeoutMs)]);
-        assertLoopback(port);
-        const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
-        const toolName = await waitForTool(client, `${ctx.workload.serverName}${SEPARATOR}${ctx.workload.tool}`, ctx.startTimeoutMs);
-        return finish(ctx, 'orchestrator-http', client, toolName, proc.pid, proc.pid, [], close);
-      } catch (error) {
-        await killAll([proc.pid]);
-        throw withOutput(error, proc.output);
-      }
+      return attachHttp(ctx, 'orchestrator-http', proc, port, {
+        ready: () => waitForHttp200(`http://127.0.0.1:${port}/readyz`, ctx.startTimeoutMs),
+        tool: `${ctx.workload.serverName}${SEPARATOR}${ctx.workload.tool}`,
+        isGateway: true,
+      });
     },
   },
   'orchestrator-stdio': {
@@ -231,16 +226,11 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         ],
         loopbackEnv(ctx),
       );
-      try {
-        await Promise.race([proc.died, waitForHttp200(`http://127.0.0.1:${port}/healthz`, ctx.startTimeoutMs)]);
-        assertLoopback(port);
-        const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
-        const toolName = await waitForTool(client, ctx.workload.tool, ctx.startTimeoutMs);
-        return finish(ctx, 'supergateway', client, toolName, proc.pid, proc.pid, [], close);
-      } catch (error) {
-        await killAll([proc.pid]);
-        throw withOutput(error, proc.output);
-      }
+      return attachHttp(ctx, 'supergateway', proc, port, {
+        ready: () => waitForHttp200(`http://127.0.0.1:${port}/healthz`, ctx.startTimeoutMs),
+        tool: ctx.workload.tool,
+        isGateway: true,
+      });
     },
   },
   'mcp-proxy': {
@@ -262,17 +252,8 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         ctx.workload.bin,
         ...ctx.workload.args,
       ]);
-      try {
-        // mcp-proxy connects to its server before it listens: an open port means ready.
-        await Promise.race([proc.died, waitForPort(port, ctx.startTimeoutMs)]);
-        assertLoopback(port);
-        const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
-        const toolName = await waitForTool(client, ctx.workload.tool, ctx.startTimeoutMs);
-        return finish(ctx, 'mcp-proxy', client, toolName, proc.pid, proc.pid, [], close);
-      } catch (error) {
-        await killAll([proc.pid]);
-        throw withOutput(error, proc.output);
-      }
+      // mcp-proxy connects to its server before it listens: an open port means ready.
+      return attachHttp(ctx, 'mcp-proxy', proc, port, { ready: () => waitForPort(port, ctx.startTimeoutMs), tool: ctx.workload.tool, isGateway: true });
     },
   },
   'server-http': {
@@ -286,19 +267,34 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
         ...loopbackEnv(ctx),
         PORT: String(port),
       });
-      try {
-        await Promise.race([proc.died, waitForPort(port, ctx.startTimeoutMs)]);
-        assertLoopback(port);
-        const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
-        const toolName = await waitForTool(client, ctx.workload.tool, ctx.startTimeoutMs);
-        return finish(ctx, 'server-http', client, toolName, undefined, proc.pid, [], close);
-      } catch (error) {
-        await killAll([proc.pid]);
-        throw withOutput(error, proc.output);
-      }
+      return attachHttp(ctx, 'server-http', proc, port, { ready: () => waitForPort(port, ctx.startTimeoutMs), tool: ctx.workload.tool, isGateway: false });
     },
   },
 };
+
+/**
+ * Once `proc` (listening on `port`) is ready: check it listens on loopback only, open a client
+ * session on `/mcp` and wait for the workload's tool. On any failure the process is killed and
+ * the error carries its last output.
+ */
+async function attachHttp(
+  ctx: StartContext,
+  name: TargetName,
+  proc: Spawned,
+  port: number,
+  how: { ready: () => Promise<void>; tool: string; isGateway: boolean },
+): Promise<Target> {
+  try {
+    await Promise.race([proc.died, how.ready()]);
+    assertLoopback(port);
+    const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
+    const toolName = await waitForTool(client, how.tool, ctx.startTimeoutMs);
+    return finish(ctx, name, client, toolName, how.isGateway ? proc.pid : undefined, proc.pid, [], close);
+  } catch (error) {
+    await killAll([proc.pid]);
+    throw withOutput(error, proc.output);
+  }
+}
 
 function serverCommand(paths: Paths, workload: Workload): string {
   return [rel(paths, workload.bin), ...workload.args].join(' ');

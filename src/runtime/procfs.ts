@@ -1,10 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
-/** One row of `/proc/PID/stat`, the fields the process-tree sweep needs. */
+/** One row of `/proc/PID/stat`: the fields the process-tree sweep and the bench need. */
 export interface ProcStat {
   pid: number;
   ppid: number;
   pgrp: number;
+  /** CPU time in user and kernel mode, in clock ticks. */
+  utime: number;
+  stime: number;
   /** Clock ticks since boot: with `pid`, identifies a process across pid reuse. */
   startTime: number;
   /** `R`, `S`, `Z`, ...: a zombie (`Z`) is dead, only waiting to be reaped. */
@@ -31,13 +34,13 @@ export function readProcStat(pid: number): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
   const fields = text.slice(close + 2).split(' ');
-  // fields[0] is field 3 (state); startTime is field 22.
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15, startTime field 22.
   const state = fields[0];
   const ppid = Number(fields[1]);
   const pgrp = Number(fields[2]);
   const startTime = Number(fields[19]);
   if (state === undefined || !Number.isFinite(ppid) || !Number.isFinite(startTime)) return undefined;
-  return { pid, ppid, pgrp, startTime, state };
+  return { pid, ppid, pgrp, utime: Number(fields[11]), stime: Number(fields[12]), startTime, state };
 }
 
 /** Every process visible in `/proc` right now, by pid. */
