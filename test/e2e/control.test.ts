@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { atomicSave } from '../helpers/editors.js';
-import { useScratch, byName, isAlive, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { useScratch, byName, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
 const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
@@ -67,7 +68,7 @@ describe('control API', () => {
     expect(restarted.status).toBe(200);
     expect(restarted.body.state).toMatch(/stopping|stopped|pending|installing|starting|running/);
     const after = await orch.until((s) => byName(s, 'a')?.state === 'running' && byName(s, 'a')!.pid !== before.pid, 'new pid');
-    expect(isAlive(before.pid!)).toBe(false);
+    expect(isPidAlive(before.pid!)).toBe(false);
     const events = await readEvents(orch, '/api/events?since=0', (e) => e.some((x) => x.event === 'action'));
     expect(events.find((e) => e.event === 'action')?.data).toMatchObject({ type: 'action', server: 'a', action: 'restart' });
     expect(byName(after, 'a')!.pid).not.toBe(before.pid);

@@ -17,7 +17,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { atomicSave } from '../helpers/editors.js';
-import { byName, CLI, isAlive, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { byName, CLI, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../node_modules/.bin/', import.meta.url));
@@ -272,7 +273,7 @@ describe('gateway over Streamable HTTP', () => {
     expect(failures).toBe(0);
     expect(calls).toBeGreaterThan(20);
     expect(byName(after, 'fixture')!.pid).not.toBe(first.pid);
-    await waitFor(() => !isAlive(first.pid), { timeoutMs: 10_000, message: 'old instance gone' });
+    await waitFor(() => !isPidAlive(first.pid), { timeoutMs: 10_000, message: 'old instance gone' });
     expect(seen).toContain(`${first.pid}:old`);
     expect(seen).toContain(`${byName(after, 'fixture')!.pid}:new`);
   });
@@ -335,7 +336,7 @@ describe('gateway over stdio', () => {
     expect(errors).toEqual([]);
     const pid = transport.pid!;
     await client.close();
-    await waitFor(() => !isAlive(pid), { timeoutMs: 15_000, message: 'orchestrator exits when stdin closes' });
+    await waitFor(() => !isPidAlive(pid), { timeoutMs: 15_000, message: 'orchestrator exits when stdin closes' });
   });
 
   it('connect passes the listing-and-calling test against a running orchestrator', async () => {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { useScratch, byName, CLI, isAlive, startCli } from '../helpers/orchestrator.js';
+import { useScratch, byName, CLI, startCli } from '../helpers/orchestrator.js';
+import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -35,17 +36,6 @@ async function pidsIn(pidFile: string, count: number): Promise<number[]> {
     },
     { timeoutMs: 10_000, message: `${count} pids in ${pidFile}` },
   );
-}
-
-/** Alive and not a zombie (this sandbox's pid 1 may not reap orphans). */
-async function running(pid: number): Promise<boolean> {
-  if (!isAlive(pid)) return false;
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 describe('lifecycle', () => {
@@ -91,8 +81,8 @@ describe('lifecycle', () => {
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(1_400);
     expect(elapsed).toBeLessThan(6_000);
-    expect(await running(stubborn)).toBe(false);
-    for (const pid of tree) expect(await running(pid), `pid ${pid} of the tree`).toBe(false);
+    expect(isPidAlive(stubborn)).toBe(false);
+    for (const pid of tree) expect(isPidAlive(pid), `pid ${pid} of the tree`).toBe(false);
   });
 
   it('sweeps the strays of a crashed leader, including one that left the group with setsid', async () => {
@@ -101,7 +91,7 @@ describe('lifecycle', () => {
     const orch = await startCli(scratch.file);
     const pids = await pidsIn(pidFile, 3);
     await orch.until((s) => byName(s, 'tree')?.state === 'stopped', 'leader exited, server stopped');
-    await waitFor(async () => !(await Promise.all(pids.map(running))).some(Boolean), { timeoutMs: 5_000, message: 'every stray gone' });
+    await waitFor(() => !pids.some(isPidAlive), { timeoutMs: 5_000, message: 'every stray gone' });
   });
 
   it('a second SIGINT kills every server at once', async () => {
@@ -115,7 +105,7 @@ describe('lifecycle', () => {
     const exit = await orch.exited;
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(exit.code).toBe(130);
-    await waitFor(async () => !(await running(pid)), { timeoutMs: 3_000, message: 'stubborn killed' });
+    await waitFor(async () => !isPidAlive(pid), { timeoutMs: 3_000, message: 'stubborn killed' });
   });
 });
 

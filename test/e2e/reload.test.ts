@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { atomicSave, configMapSwap, inPlaceWrite } from '../helpers/editors.js';
-import { useScratch, byName, isAlive, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { useScratch, byName, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
 const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
@@ -52,8 +53,8 @@ describe('hot reload', () => {
     expect(byName(after, 'change')!.pid).not.toBe(pid('change'));
     expect(await environOf(byName(after, 'change')!.pid!)).toContain('MODE=new');
     // The old processes may still be draining or being reaped for a moment after status moved on.
-    await waitFor(() => !isAlive(pid('change')) && !isAlive(pid('remove')), { timeoutMs: 10_000, message: 'old processes gone' });
-    expect(isAlive(byName(after, 'added')!.pid!)).toBe(true);
+    await waitFor(() => !isPidAlive(pid('change')) && !isPidAlive(pid('remove')), { timeoutMs: 10_000, message: 'old processes gone' });
+    expect(isPidAlive(byName(after, 'added')!.pid!)).toBe(true);
     expect(after.generation).toBe(2);
     // The transition log names each change once, with its reason.
     expect(orch.logs.some((l) => l.server === 'change' && l.msg === 'state changed' && l.to === 'stopping' && l.reason === 'StopRequested')).toBe(true);
@@ -65,7 +66,7 @@ describe('hot reload', () => {
     expect(rejected.configError).toMatch(/mcp_config\.toml:\d+:\d+/);
     expect(rejected.generation).toBe(2);
     for (const name of ['keep', 'change', 'added']) expect(byName(rejected, name)!.pid).toBe(byName(after, name)!.pid);
-    expect(isAlive(byName(after, 'added')!.pid!)).toBe(true);
+    expect(isPidAlive(byName(after, 'added')!.pid!)).toBe(true);
 
     // Fixing the scratch.file clears the error.
     await atomicSave(scratch.file, config(server('keep'), server('change', { MODE: 'new' }), server('added')));
@@ -115,6 +116,6 @@ describe('hot reload', () => {
     const status = await orch.until(allRunning(['a', 'b']), 'both running');
     const pids = status.servers.map((s) => s.pid!);
     expect(await orch.stop()).toBe(0);
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    for (const pid of pids) expect(isPidAlive(pid)).toBe(false);
   });
 });

@@ -7,7 +7,8 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
-import { useScratch, byName, isAlive, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { useScratch, byName, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
 const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
@@ -47,7 +48,7 @@ describe('JSON-RPC control, as the seed promised', () => {
     const shutdown = await rpc(rpcUrl, { jsonrpc: '2.0', id: 2, method: 'shutdown' });
     expect(shutdown.json).toEqual({ jsonrpc: '2.0', id: 2, result: null });
     // Answered only once every server is down.
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    for (const pid of pids) expect(isPidAlive(pid)).toBe(false);
     const after = await rpc(rpcUrl, { jsonrpc: '2.0', id: 3, method: 'servers/list' });
     expect((after.json as { error: { code: number } }).error.code).toBe(-32600);
 
@@ -61,7 +62,7 @@ describe('JSON-RPC control, as the seed promised', () => {
     await rpc(`${orch.url}/rpc`, { jsonrpc: '2.0', id: 1, method: 'exit' });
     const exit = await Promise.race([orch.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000))]);
     expect(exit?.code).toBe(1);
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    for (const pid of pids) expect(isPidAlive(pid)).toBe(false);
     void rpcUrl;
   });
 

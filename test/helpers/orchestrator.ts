@@ -140,14 +140,7 @@ export async function stopAll(): Promise<void> {
   );
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+
 
 export const byName = (status: OrchestratorStatus, name: string): ServerStatus | undefined => status.servers.find((s) => s.name === name);
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readProcStat } from '../../src/runtime/procfs.js';
 
 /**
  * True while `pid` is a live process. A zombie counts as dead: it has exited and only waits for a
@@ -10,13 +11,8 @@ export function isPidAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    // No /proc (or it vanished in between): kill(0) succeeded, so assume alive.
-    return true;
-  }
+  // No /proc (or it vanished in between): kill(0) succeeded, so assume alive.
+  return readProcStat(pid)?.state !== 'Z';
 }
 
 /** SIGKILL each pid (and its group when it leads one), ignoring the ones already gone. For cleanup. */
