@@ -122,6 +122,17 @@ const notProvided = (what: string) => () => {
   throw new Error(`server machine: the ${what} actor was not provided`);
 };
 
+/** `stopped` and `failed` alike: at rest until started again. */
+const SETTLED = {
+  entry: 'settled',
+  on: {
+    'server.start': [
+      { guard: 'hasRepo', target: 'cloning', actions: 'resetForStart' },
+      { target: 'installing', actions: 'resetForStart' },
+    ],
+  },
+} as const;
+
 export const serverMachine = setup({
   types: {
     context: {} as ServerContext,
@@ -162,6 +173,9 @@ export const serverMachine = setup({
       return { step: params.step, reason: params.reason, lastError: message, message };
     }),
     resetForStart: assign({ failures: 0, reason: 'StartRequested', message: undefined }),
+    stopRequested: assign({ reason: 'StopRequested', message: undefined }),
+    /** Entered stopped or failed: no process, and a later stop ends in stopped. */
+    settled: assign({ pid: undefined, afterStop: 'stopped' as const }),
     terminate: sendTo('process', ({ context }) => ({ type: 'process.terminate' as const, graceMs: context.graceMs })),
     scheduleRetry: assign(({ context }) => {
       const delay = backoffDelay(context.failures, context.backoff, context.random);
@@ -195,7 +209,7 @@ export const serverMachine = setup({
           { guard: 'hasRepo', target: 'cloning', actions: assign({ reason: 'Scheduled', message: undefined }) },
           { target: 'installing', actions: assign({ reason: 'Scheduled', message: undefined }) },
         ],
-        'server.stop': { target: 'stopped', actions: assign({ reason: 'StopRequested', message: undefined }) },
+        'server.stop': { target: 'stopped', actions: 'stopRequested' },
       },
     },
 
@@ -213,7 +227,7 @@ export const serverMachine = setup({
         },
         onError: { target: 'backoff', actions: { type: 'stepFailed', params: { step: 'clone', reason: 'CloneFailed' } } },
       },
-      on: { 'server.stop': { target: 'stopped', actions: assign({ reason: 'StopRequested', message: undefined }) } },
+      on: { 'server.stop': { target: 'stopped', actions: 'stopRequested' } },
     },
 
     installing: {
@@ -229,7 +243,7 @@ export const serverMachine = setup({
         },
         onError: { target: 'backoff', actions: { type: 'stepFailed', params: { step: 'install', reason: 'InstallFailed' } } },
       },
-      on: { 'server.stop': { target: 'stopped', actions: assign({ reason: 'StopRequested', message: undefined }) } },
+      on: { 'server.stop': { target: 'stopped', actions: 'stopRequested' } },
     },
 
     // The process lives exactly as long as this state: `stopping` is inside it so that a graceful
@@ -326,29 +340,12 @@ export const serverMachine = setup({
         ],
       },
       on: {
-        'server.stop': { target: 'stopped', actions: assign({ reason: 'StopRequested', message: undefined }) },
+        'server.stop': { target: 'stopped', actions: 'stopRequested' },
       },
     },
 
-    stopped: {
-      entry: assign({ pid: undefined, afterStop: 'stopped' as const }),
-      on: {
-        'server.start': [
-        { guard: 'hasRepo', target: 'cloning', actions: 'resetForStart' },
-        { target: 'installing', actions: 'resetForStart' },
-      ],
-      },
-    },
-
-    failed: {
-      entry: assign({ pid: undefined, afterStop: 'stopped' as const }),
-      on: {
-        'server.start': [
-        { guard: 'hasRepo', target: 'cloning', actions: 'resetForStart' },
-        { target: 'installing', actions: 'resetForStart' },
-      ],
-      },
-    },
+    stopped: SETTLED,
+    failed: SETTLED,
   },
 });
 

@@ -80,7 +80,6 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       log,
       logBook,
       env,
-      configDir: dirname(file),
       reposDir: () => settings.reposDir,
       gateway,
       version: VERSION,

@@ -3,7 +3,7 @@
  * Tests provide scripted ones instead (test/machines/fakes.ts).
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { fromCallback, fromPromise } from 'xstate';
 import {
@@ -33,8 +33,6 @@ export interface EffectsOptions {
   logBook: LogBook;
   /** The orchestrator's environment; servers inherit it (less the orchestrator's own token). */
   env: NodeJS.ProcessEnv;
-  /** Where servers without `repo` run, and what their `cwd` is relative to. */
-  configDir: string;
   /** Read at each use, so a changed `repos_dir` applies to the next server created. */
   reposDir: () => string;
   /** How long a server without a readiness probe must stay up to count as ready. */
@@ -45,8 +43,6 @@ export interface EffectsOptions {
   gateway: Gateway;
   version: string;
 }
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** How long one attempt to reach an HTTP server may take, and the pause between attempts. */
 const HTTP_ATTEMPT_MS = 5_000;
@@ -67,7 +63,7 @@ async function connectOverHttp(url: string, signal: AbortSignal, options: Omit<U
       lastError = error;
       await connection.close();
     }
-    await delay(HTTP_RETRY_MS);
+    await sleep(HTTP_RETRY_MS);
   }
   throw new Error('aborted', { cause: lastError });
 }
@@ -109,7 +105,6 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
       clone: fromPromise<CloneOutput, CloneInput>(async ({ input, signal }) => {
         const { spec, workdir } = input;
         if (spec.repo === undefined) return { action: 'not a repository' };
-        await mkdir(options.reposDir(), { recursive: true });
         const result = await ensureCheckout({ repo: spec.repo, ref: spec.ref, dir: workdir, signal, log: log.child({ server: spec.name }) });
         return { commit: result.commit, action: result.action };
       }),
@@ -175,7 +170,7 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
         };
         const notReady = async (error: Error) => {
           // A handshake that failed because the process died is reported by its exit, which says more.
-          const exited = await Promise.race([handle.exited.then(() => true), delay(250).then(() => false)]);
+          const exited = await Promise.race([handle.exited.then(() => true), sleep(250).then(() => false)]);
           if (!exited && !readiness.signal.aborted) sendBack({ type: 'process.unready', error: error.message });
         };
         const upstreamOptions = { server: spec.name, instanceId, handlers: gateway.handlers, log: serverLog, version };
