@@ -62,10 +62,10 @@ export class Controller {
   private readonly clock: Clock;
   private readonly instances = new Map<string, Instance>();
   private readonly listeners = new Set<(event: ControllerEvent) => void>();
-  private desired = new Map<string, DesiredServer>();
+  /** The enabled servers of the config in force; whether each is held is `held`'s to say. */
+  private desired = new Map<string, Omit<DesiredServer, 'held'>>();
   /** Every entry of the current file by name (including disabled and rejected ones). */
   private configured = new Map<string, { spec?: ServerSpec; issue?: string }>();
-  private lastGood = new Map<string, ServerSpec>();
   private held = new Set<string>();
   private generation = 0;
   private observedGeneration = 0;
@@ -104,34 +104,25 @@ export class Controller {
     this.graceMs = result.config.orchestrator.shutdownGraceMs;
 
     const configured = new Map<string, { spec?: ServerSpec; issue?: string }>();
-    const desired = new Map<string, DesiredServer>();
-    const lastGood = new Map<string, ServerSpec>();
-    for (const spec of result.config.servers) {
-      configured.set(spec.name, { spec });
-      lastGood.set(spec.name, spec);
-    }
+    const desired = new Map<string, Omit<DesiredServer, 'held'>>();
+    for (const spec of result.config.servers) configured.set(spec.name, { spec });
     for (const name of result.rejectedNames) {
+      // A rejected entry keeps the last spec that was accepted for it.
       const issue = formatIssues(result.issues.filter((i) => i.server === name));
-      const kept = this.lastGood.get(name);
-      configured.set(name, { spec: kept, issue });
-      if (kept) lastGood.set(name, kept);
+      configured.set(name, { spec: this.configured.get(name)?.spec, issue });
     }
     for (const [name, entry] of configured) {
       if (!entry.spec || !entry.spec.enabled) continue;
-      desired.set(name, { spec: entry.spec, hash: specHash(entry.spec), held: this.held.has(name) });
+      desired.set(name, { spec: entry.spec, hash: specHash(entry.spec) });
     }
     // A spec change releases a manual hold, as a new Deployment revision would.
     for (const name of [...this.held]) {
       const before = this.desired.get(name);
       const after = desired.get(name);
-      if (!after || (before && before.hash !== after.hash)) {
-        this.held.delete(name);
-        if (after) after.held = false;
-      }
+      if (!after || (before && before.hash !== after.hash)) this.held.delete(name);
     }
     this.configured = configured;
     this.desired = desired;
-    this.lastGood = lastGood;
 
     this.log.info(
       { generation: this.generation, servers: desired.size, rejected: result.rejectedNames.length },
@@ -171,7 +162,8 @@ export class Controller {
 
   private pass(): void {
     const generation = this.generation;
-    const actions = plan(this.desired, this.observe());
+    const desired = new Map([...this.desired].map(([name, want]) => [name, { ...want, held: this.held.has(name) }]));
+    const actions = plan(desired, this.observe());
     for (const action of actions) this.execute(action, generation);
     // Instances the pass left untouched have now observed this generation too.
     for (const instance of this.instances.values()) if (!instance.terminating) instance.generation = generation;
@@ -205,10 +197,9 @@ export class Controller {
         this.log.info({ server: instance.name }, 'settings applied in place');
         return;
       case 'terminate': {
-        instance.terminating = true;
         const what = { Removed: 'stopping removed server', SpecChanged: 'stopping changed server before its successor starts', Replaced: 'successor ready; retiring the old instance' };
         this.log.info({ server: instance.name, instance: instance.id, reason: action.reason }, what[action.reason]);
-        instance.actor.send({ type: 'server.stop' });
+        this.retire(instance);
         // An instance already resting produces no transition: look again.
         if (RESTING.has(instance.state)) this.dirty = true;
         return;
@@ -300,8 +291,6 @@ export class Controller {
   /** A manual stop: held until a manual start or a spec change (like `kubectl scale --replicas=0`). */
   hold(name: string): void {
     this.held.add(name);
-    const want = this.desired.get(name);
-    if (want) want.held = true;
     this.emit({ type: 'action', server: name, action: 'stop', at: this.isoNow() });
     this.reconcile('manual');
   }
@@ -309,8 +298,6 @@ export class Controller {
   /** Undo a hold; or start a server that rests after a failure or completion. */
   release(name: string): void {
     this.held.delete(name);
-    const want = this.desired.get(name);
-    if (want) want.held = false;
     const active = this.activeInstance(name);
     if (active && RESTING.has(active.state) && !active.held) active.actor.send({ type: 'server.start' });
     this.emit({ type: 'action', server: name, action: 'start', at: this.isoNow() });
@@ -323,16 +310,19 @@ export class Controller {
    */
   restart(name: string): void {
     this.held.delete(name);
-    const want = this.desired.get(name);
-    if (want) want.held = false;
     for (const instance of this.instances.values()) {
       if (instance.name !== name || instance.terminating) continue;
-      instance.terminating = true;
-      instance.actor.send({ type: 'server.stop' });
+      this.retire(instance);
     }
     this.emit({ type: 'action', server: name, action: 'restart', at: this.isoNow() });
     this.log.info({ server: name }, 'restart requested');
     this.reconcile('manual');
+  }
+
+  /** Ask an instance to stop for good: it is on its way out, and the pass replaces or removes it. */
+  private retire(instance: Instance): void {
+    instance.terminating = true;
+    instance.actor.send({ type: 'server.stop' });
   }
 
   /** Whether the server is enabled in the config (manual actions only make sense for those). */
@@ -497,10 +487,7 @@ export class Controller {
   async shutdown(graceMs = this.graceMs): Promise<void> {
     this.closed = true;
     const all = [...this.instances.values()];
-    for (const instance of all) {
-      instance.terminating = true;
-      instance.actor.send({ type: 'server.stop' });
-    }
+    for (const instance of all) this.retire(instance);
     // In-flight MCP calls may drain for up to a grace before the SIGTERM grace starts.
     const deadline = 2 * graceMs + 3_000;
     const rested = Promise.all(all.map((i) => this.whenResting(i)));
