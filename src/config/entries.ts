@@ -2,22 +2,15 @@ import type { InterpolationIssue } from './interpolate.js';
 import { isPlainTable } from './interpolate.js';
 import { deriveName, nameProblem } from './names.js';
 import { isUnder } from './path.js';
-import type { FieldPath } from './path.js';
-import { schemaIssues, serverSchema } from './schema.js';
+import type { LocatedIssue } from './path.js';
+import { schemaIssuesAt, serverSchema } from './schema.js';
 import type { ServerSpec } from './types.js';
 
-/** A problem with one entry; `path` is absolute (starts with "server", index). */
-export interface EntryIssue {
-  path: FieldPath;
-  message: string;
-  at?: 'key';
-  server?: string;
-}
 
 export interface EntriesResult {
   /** Valid entries with unique names, in file order. */
   servers: ServerSpec[];
-  issues: EntryIssue[];
+  issues: LocatedIssue[];
   /** Names of rejected entries, where a name could be told. */
   rejectedNames: string[];
 }
@@ -39,7 +32,7 @@ function entryName(entry: unknown): string | undefined {
  * another entry, valid or not. Pure; never throws.
  */
 export function validateEntries(entries: readonly unknown[], interpolation: readonly InterpolationIssue[]): EntriesResult {
-  const issues: EntryIssue[] = [];
+  const issues: LocatedIssue[] = [];
   const parsed: (ServerSpec | undefined)[] = [];
   const names = entries.map(entryName);
 
@@ -50,12 +43,8 @@ export function validateEntries(entries: readonly unknown[], interpolation: read
     for (const issue of unset) issues.push({ ...issue, ...(server !== undefined ? { server } : {}) });
     const result = serverSchema.safeParse(entry);
     if (!result.success) {
-      for (const issue of schemaIssues(result.error)) {
-        const path = [...base, ...issue.path];
-        // A field whose variable was missing was validated as "", so its own error would only confuse.
-        if (unset.some((u) => isUnder(path, u.path))) continue;
-        issues.push({ ...issue, path, ...(server !== undefined ? { server } : {}) });
-      }
+      const found = schemaIssuesAt(result.error, base, unset.map((u) => u.path));
+      for (const issue of found) issues.push({ ...issue, ...(server !== undefined ? { server } : {}) });
     }
     parsed.push(result.success && unset.length === 0 ? result.data : undefined);
   });

@@ -3,16 +3,14 @@ import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { validateEntries } from './entries.js';
-import type { EntryIssue } from './entries.js';
 import { interpolateTree, isPlainTable } from './interpolate.js';
 import type { InterpolationIssue } from './interpolate.js';
 import { applyEnvOverrides } from './overrides.js';
-import { formatPath, isUnder } from './path.js';
-import type { FieldPath } from './path.js';
+import { formatPath } from './path.js';
+import type { LocatedIssue } from './path.js';
 import { createLocator } from './positions.js';
 import type { Locator } from './positions.js';
-import { controlSchema, gatewaySchema, orchestratorSchema, schemaIssues, TOP_LEVEL_KEYS } from './schema.js';
-import type { SchemaIssue } from './schema.js';
+import { controlSchema, gatewaySchema, orchestratorSchema, schemaIssuesAt, TOP_LEVEL_KEYS } from './schema.js';
 import { unknownKeyMessage } from './suggest.js';
 import type { ConfigIssue, LoadResult, OrchestratorSpec } from './types.js';
 
@@ -65,13 +63,6 @@ function readFailure(error: unknown): string {
   return `cannot read the config file: ${error instanceof Error ? error.message : String(error)}`;
 }
 
-interface Located {
-  path: FieldPath;
-  message: string;
-  at?: 'key';
-  server?: string;
-}
-
 function load(raw: string, file: string, env: NodeJS.ProcessEnv, cwd: string): LoadResult {
   // Editors on Windows may save a BOM; it is not part of the TOML.
   const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
@@ -85,7 +76,7 @@ function load(raw: string, file: string, env: NodeJS.ProcessEnv, cwd: string): L
   const absolute = resolve(cwd, file);
   const interpolated = interpolateTree(tree, env);
   const isEntryIssue = (issue: InterpolationIssue) => issue.path[0] === 'server' && typeof issue.path[1] === 'number';
-  const global: Located[] = [...topLevelIssues(interpolated.value), ...interpolated.issues.filter((i) => !isEntryIssue(i))];
+  const global: LocatedIssue[] = [...topLevelIssues(interpolated.value), ...interpolated.issues.filter((i) => !isEntryIssue(i))];
 
   const orchestrator = section(interpolated.value['orchestrator'], 'orchestrator', orchestratorSchema(dirname(absolute)), global);
   const gateway = section(interpolated.value['gateway'], 'gateway', gatewaySchema, global);
@@ -106,7 +97,7 @@ function load(raw: string, file: string, env: NodeJS.ProcessEnv, cwd: string): L
   const locate: Locator = (path, at) => (locator ??= createLocator(text))(path, at);
   // A message may quote a value; one that came from the environment must not reach a log or the API.
   const secrets = interpolated.substituted.filter((v) => v.length >= MIN_SECRET_LENGTH);
-  const toIssue = (issue: Located | EntryIssue): ConfigIssue => ({
+  const toIssue = (issue: LocatedIssue): ConfigIssue => ({
     file,
     ...locate(issue.path, issue.at ?? 'value'),
     path: formatPath(issue.path),
@@ -149,21 +140,17 @@ function section<T>(
   value: unknown,
   name: string,
   schema: z.ZodType<T>,
-  issues: Located[],
+  issues: LocatedIssue[],
 ): T | undefined {
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   const unset = issues.filter((i) => i.path[0] === name).map((i) => i.path);
-  const found: SchemaIssue[] = schemaIssues(result.error);
-  for (const issue of found) {
-    const path = [name, ...issue.path];
-    if (!unset.some((u) => isUnder(path, u))) issues.push({ ...issue, path });
-  }
+  issues.push(...schemaIssuesAt(result.error, [name], unset));
   return undefined;
 }
 
-function topLevelIssues(tree: Record<string, unknown>): Located[] {
-  const issues: Located[] = [];
+function topLevelIssues(tree: Record<string, unknown>): LocatedIssue[] {
+  const issues: LocatedIssue[] = [];
   for (const key of Object.keys(tree)) {
     if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
       issues.push({ path: [key], at: 'key', message: unknownKeyMessage('section', key, TOP_LEVEL_KEYS) });

@@ -1,6 +1,14 @@
 /** A location inside the parsed TOML tree: table keys and array indexes, e.g. `["server", 1, "env", "A"]`. */
 export type FieldPath = readonly (string | number)[];
 
+/** A problem at a place in the file; `path` is absolute (an entry's starts with "server", index). */
+export interface LocatedIssue {
+  path: FieldPath;
+  message: string;
+  at?: 'key';
+  server?: string;
+}
+
 const BARE_KEY = /^[A-Za-z0-9_-]+$/;
 
 /**

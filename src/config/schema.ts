@@ -4,7 +4,7 @@ import { describe, duration, flag, nonEmpty, oneOf, table, text } from './fields
 import { parseListen } from './listen.js';
 import { redactUrl } from '../runtime/redact.js';
 import { deriveName } from './names.js';
-import type { FieldPath } from './path.js';
+import { isUnder, type FieldPath } from './path.js';
 import { commandField, envField, gitArgument, globList, installField, nameField, urlField } from './server-fields.js';
 import type { ControlSpec, GatewaySpec, ListenSpec, OrchestratorSpec, ServerSpec } from './types.js';
 
@@ -160,6 +160,16 @@ export interface SchemaIssue {
   path: FieldPath;
   message: string;
   at?: 'key';
+}
+
+/**
+ * `error`'s issues re-rooted at `base`, less those on a field under one of `unset` (a field whose
+ * variable was not set was validated as "", so its own error would only confuse).
+ */
+export function schemaIssuesAt(error: z.ZodError, base: FieldPath, unset: readonly FieldPath[]): SchemaIssue[] {
+  return schemaIssues(error)
+    .map((issue) => ({ ...issue, path: [...base, ...issue.path] }))
+    .filter((issue) => !unset.some((u) => isUnder(issue.path, u)));
 }
 
 /** Turn zod's issues into ours: paths kept, the custom `at` marker read back. */
