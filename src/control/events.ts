@@ -3,6 +3,7 @@
  * manual action and process exit, numbered so a client that reconnects resumes where it left off.
  */
 import type { ControllerEvent } from '../reconcile/controller.js';
+import { NumberedRing } from '../runtime/ringbuffer.js';
 
 export interface StoredEvent {
   /** Increases by one per event, from 1, for the life of the process. */
@@ -11,17 +12,16 @@ export interface StoredEvent {
 }
 
 export class EventLog {
-  private readonly events: StoredEvent[] = [];
+  private readonly events: NumberedRing<StoredEvent>;
   private readonly listeners = new Set<(stored: StoredEvent) => void>();
-  private lastId = 0;
 
   /** The last `capacity` events are kept for clients that reconnect. */
-  constructor(private readonly capacity = 1_000) {}
+  constructor(capacity = 1_000) {
+    this.events = new NumberedRing(capacity);
+  }
 
   append(event: ControllerEvent): StoredEvent {
-    const stored = { id: ++this.lastId, event };
-    this.events.push(stored);
-    if (this.events.length > this.capacity) this.events.splice(0, this.events.length - this.capacity);
+    const stored = this.events.add((id) => ({ id, event }));
     for (const listener of this.listeners) listener(stored);
     return stored;
   }
@@ -32,9 +32,7 @@ export class EventLog {
    * that client gets everything kept.
    */
   since(id: number): StoredEvent[] {
-    if (id > this.lastId) return [...this.events];
-    const first = this.events.findIndex((e) => e.id > id);
-    return first === -1 ? [] : this.events.slice(first);
+    return id > this.events.lastSeq ? this.events.tail() : this.events.since(id);
   }
 
   subscribe(listener: (stored: StoredEvent) => void): () => void {

@@ -8,55 +8,70 @@ export interface LogLine {
   line: string;
 }
 
-/** The last `capacity` log lines; older ones are dropped as new ones arrive. */
-export class RingBuffer {
-  private readonly slots: Array<LogLine | undefined>;
-  /** Sequence number of the newest line (0 before the first push). */
+/**
+ * The last `capacity` items added, numbered from 1 in the order added (never reused); older ones
+ * are dropped as new ones arrive, so a reader can resume after the last number it saw.
+ */
+export class NumberedRing<T> {
+  private readonly slots: Array<T | undefined>;
+  /** Number of the newest item (0 before the first). */
   private seq = 0;
 
-  constructor(
-    readonly capacity: number,
-    private readonly now: () => number = Date.now,
-  ) {
+  constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring buffer capacity must be a positive integer, got ${capacity}`);
-    this.slots = new Array<LogLine | undefined>(capacity);
+    this.slots = new Array<T | undefined>(capacity);
   }
 
-  /** How many lines are held (at most `capacity`). */
+  /** How many items are held (at most `capacity`). */
   get size(): number {
     return Math.min(this.seq, this.capacity);
   }
 
-  /** Sequence number of the newest line, 0 when empty. */
+  /** Number of the newest item, 0 when empty. */
   get lastSeq(): number {
     return this.seq;
   }
 
-  /** Append a line and return it with its sequence number and time. */
-  push(stream: LogLine['stream'], line: string): LogLine {
+  /** Add the item `make` builds from its number, and return it. */
+  add(make: (seq: number) => T): T {
     this.seq += 1;
-    const entry: LogLine = { seq: this.seq, time: this.now(), stream, line };
-    this.slots[(this.seq - 1) % this.capacity] = entry;
-    return entry;
+    const item = make(this.seq);
+    this.slots[(this.seq - 1) % this.capacity] = item;
+    return item;
   }
 
-  /** The newest `n` lines (all held when omitted), oldest first. */
-  tail(n: number = this.capacity): LogLine[] {
+  /** The newest `n` items (all held when omitted), oldest first. */
+  tail(n: number = this.capacity): T[] {
     const count = Math.max(0, Math.min(Math.floor(n), this.size));
     return this.range(this.seq - count + 1);
   }
 
-  /** Lines with a sequence number above `seq`, oldest first; the ones already dropped are skipped. */
-  since(seq: number): LogLine[] {
+  /** Items numbered above `seq`, oldest first; the ones already dropped are skipped. */
+  since(seq: number): T[] {
     return this.range(Math.max(Math.floor(seq) + 1, this.seq - this.size + 1));
   }
 
-  private range(firstSeq: number): LogLine[] {
-    const lines: LogLine[] = [];
+  private range(firstSeq: number): T[] {
+    const items: T[] = [];
     for (let s = Math.max(1, firstSeq); s <= this.seq; s++) {
-      const entry = this.slots[(s - 1) % this.capacity];
-      if (entry) lines.push(entry);
+      const item = this.slots[(s - 1) % this.capacity];
+      if (item !== undefined) items.push(item);
     }
-    return lines;
+    return items;
+  }
+}
+
+/** The last `capacity` log lines of a server. */
+export class RingBuffer extends NumberedRing<LogLine> {
+  constructor(
+    capacity: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    super(capacity);
+  }
+
+  /** Append a line and return it with its sequence number and time. */
+  push(stream: LogLine['stream'], line: string): LogLine {
+    return this.add((seq) => ({ seq, time: this.now(), stream, line }));
   }
 }
