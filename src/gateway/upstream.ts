@@ -221,24 +221,27 @@ export class Upstream {
   private async fetchLists(signal?: AbortSignal): Promise<Lists> {
     const caps = this.capabilities;
     const options = signal ? { signal } : undefined;
-    const all = async <T>(page: (cursor?: string) => Promise<{ items: T[]; nextCursor?: string }>): Promise<T[]> => {
+    /** Every page of one list, `key` naming the items in each answer. */
+    const all = async <K extends string, T>(
+      list: (params: { cursor?: string }, opts?: { signal: AbortSignal }) => Promise<Record<K, T[]> & { nextCursor?: string }>,
+      key: K,
+    ): Promise<T[]> => {
       const items: T[] = [];
       let cursor: string | undefined;
       for (let n = 0; n < MAX_PAGES; n++) {
-        const result = await page(cursor);
-        items.push(...result.items);
-        cursor = result.nextCursor;
+        const page = await list({ cursor }, options);
+        items.push(...page[key]);
+        cursor = page.nextCursor;
         if (!cursor) break;
       }
       return items;
     };
+    const client = this.client;
     const [tools, prompts, resources, resourceTemplates] = await Promise.all([
-      caps.tools ? all(async (cursor) => { const r = await this.client.listTools({ cursor }, options); return { items: r.tools, nextCursor: r.nextCursor }; }) : [],
-      caps.prompts ? all(async (cursor) => { const r = await this.client.listPrompts({ cursor }, options); return { items: r.prompts, nextCursor: r.nextCursor }; }) : [],
-      caps.resources ? all(async (cursor) => { const r = await this.client.listResources({ cursor }, options); return { items: r.resources, nextCursor: r.nextCursor }; }) : [],
-      caps.resources
-        ? all(async (cursor) => { const r = await this.client.listResourceTemplates({ cursor }, options); return { items: r.resourceTemplates, nextCursor: r.nextCursor }; })
-        : [],
+      caps.tools ? all<'tools', Tool>((p, o) => client.listTools(p, o), 'tools') : [],
+      caps.prompts ? all<'prompts', Prompt>((p, o) => client.listPrompts(p, o), 'prompts') : [],
+      caps.resources ? all<'resources', Resource>((p, o) => client.listResources(p, o), 'resources') : [],
+      caps.resources ? all<'resourceTemplates', ResourceTemplate>((p, o) => client.listResourceTemplates(p, o), 'resourceTemplates') : [],
     ]);
     return { tools, prompts, resources, resourceTemplates };
   }
