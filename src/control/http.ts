@@ -68,6 +68,8 @@ export interface HttpServerOptions {
   port: number;
   routes: Route[];
   access: AccessPolicy;
+  /** Whether the public paths (health checks, dashboard page) are open without the token; default true. */
+  openPublicPaths?: boolean;
   log: Logger;
 }
 
@@ -91,7 +93,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://orchestrator.invalid');
-    const verdict = checkAccess(req, url.pathname, options.access);
+    const verdict = checkAccess(req, url.pathname, options.access, options.openPublicPaths ?? true);
     if (!verdict.ok) {
       if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
       sendError(res, new HttpError(verdict.status, verdict.message));

@@ -7,8 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { ErrorCodes } from '../gateway/jsonrpc.js';
 import { ActionError, type ControlActions } from './actions.js';
-import { HttpError, readBody, startHttpServer, type Route, type RunningHttpServer } from './http.js';
-import { checkAccess, type AccessPolicy } from './security.js';
+import { readBody, startHttpServer, type Route, type RunningHttpServer } from './http.js';
+import type { AccessPolicy } from './security.js';
 
 /** The spec's codes, plus ours in the server-error range. */
 export const RpcErrorCodes = {
@@ -273,22 +273,9 @@ export function startJsonRpcServer(options: JsonRpcServerOptions): Promise<Runni
     host: options.host,
     port: options.port,
     access,
+    // Every path of this listener is the control door: none is open without the token.
+    openPublicPaths: false,
     log: options.log,
-    routes: [
-      {
-        method: 'POST',
-        path: /^\/.*$/,
-        handle: ({ req, res }) => {
-          // The listener lets public paths (`/`, `/healthz`) through without a token; here every
-          // path is the control door, so judge it as `/rpc`.
-          const verdict = checkAccess(req, '/rpc', access);
-          if (!verdict.ok) {
-            if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
-            throw new HttpError(verdict.status, verdict.message);
-          }
-          return answer(handler, req, res);
-        },
-      },
-    ],
+    routes: [{ method: 'POST', path: /^\/.*$/, handle: ({ req, res }) => answer(handler, req, res) }],
   });
 }

@@ -51,12 +51,13 @@ function hostName(hostHeader: string): string {
 }
 
 /**
- * Judge one request. Health checks are always open (container probes carry no token); a browser
+ * Judge one request. The public paths are open (container probes carry no token) unless
+ * `openPublicPaths` is false (a listener that serves nothing but the control API); a browser
  * page from another origin is refused even with a token, so a malicious site cannot drive the API
  * through a user's browser.
  */
-export function checkAccess(req: IncomingMessage, path: string, policy: AccessPolicy): AccessVerdict {
-  if (isPublicPath(path)) return { ok: true };
+export function checkAccess(req: IncomingMessage, path: string, policy: AccessPolicy, openPublicPaths = true): AccessVerdict {
+  if (openPublicPaths && isPublicPath(path)) return { ok: true };
   const hostHeader = req.headers.host ?? '';
   if (policy.loopbackOnly && !isLoopbackHost(hostName(hostHeader))) {
     return { ok: false, status: 403, message: `Host "${hostName(hostHeader)}" is not a loopback name; this listener only answers to localhost (DNS-rebinding guard)` };
