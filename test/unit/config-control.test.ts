@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
+import { accepted } from '../helpers/config.js';
 import type { LoadResult } from '../../src/config/types.js';
 
 const load = (text: string, env: NodeJS.ProcessEnv = {}): LoadResult => loadConfigText(text, 'mcp_config.toml', env, { cwd: '/srv/app' });
 
 describe('loadConfigText: [control]', () => {
   it('is absent without the section, so no extra port is opened', () => {
-    const result = load('[[server]]\nname = "a"\ncommand = "x"\n');
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load('[[server]]\nname = "a"\ncommand = "x"\n'));
     expect(result.config.control).toBeUndefined();
   });
 
@@ -18,8 +18,7 @@ describe('loadConfigText: [control]', () => {
     { name: 'an empty variable (none)', toml: '[control]\njsonrpc_port = "${RPC_PORT:-}"\n', env: {}, want: {} },
     { name: 'an empty section', toml: '[control]\n', env: {}, want: {} },
   ])('reads $name', ({ toml, env, want }) => {
-    const result = load(toml, env);
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load(toml, env));
     expect(result.config.control).toEqual(want);
   });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
 import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { accepted } from '../helpers/config.js';
 import type { LoadResult } from '../../src/config/types.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -115,8 +116,7 @@ describe('loadConfigText: the seed config', () => {
 
 describe('loadConfigText: defaults', () => {
   it('an empty file is valid, with zero servers and every default', () => {
-    const result = load('');
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load(''));
     expect(result.config).toEqual({
       file: '/srv/app/mcp_config.toml',
       orchestrator: {
@@ -133,8 +133,7 @@ describe('loadConfigText: defaults', () => {
   });
 
   it('fills every server default', () => {
-    const result = load('[[server]]\nname = "local"\ncommand = ["node", "s.js"]\n');
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load('[[server]]\nname = "local"\ncommand = ["node", "s.js"]\n'));
     expect(result.config.servers).toEqual([
       {
         name: 'local',
@@ -178,8 +177,7 @@ describe('loadConfigText: defaults', () => {
       'startup_timeout = "1.5s"',
       'tools = { allow = ["search*"], deny = ["*_delete"] }',
     ].join('\n');
-    const result = loadConfigText(text, '/etc/mcp/mcp_config.toml', {});
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(loadConfigText(text, '/etc/mcp/mcp_config.toml', {}));
     expect(result.config.orchestrator).toEqual({
       listen: { host: '::1', port: 9090 },
       reposDir: '/etc/clones',
@@ -208,8 +206,7 @@ describe('loadConfigText: defaults', () => {
   });
 
   it('install keywords and an empty token', () => {
-    const result = load('[orchestrator]\ntoken = "${T:-}"\n' + entry('install = "none"'));
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load('[orchestrator]\ntoken = "${T:-}"\n' + entry('install = "none"')));
     expect(result.config.orchestrator.token).toBeUndefined();
     expect(result.config.servers[0]?.install).toEqual({ kind: 'none' });
   });
@@ -223,16 +220,14 @@ describe('loadConfigText: defaults', () => {
     ['https://github.com/org/_weird name!.git', 'weird-name-'],
     [`https://h/${'a'.repeat(40)}.git`, 'a'.repeat(32)],
   ])('derives the name of %s as %s', (repo, name) => {
-    const result = load(`[[server]]\nrepo = "${repo}"\ncommand = "x"\n`);
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load(`[[server]]\nrepo = "${repo}"\ncommand = "x"\n`));
     expect(result.config.servers.map((s) => s.name)).toEqual([name]);
   });
 });
 
 describe('loadConfigText: interpolation', () => {
   const envOf = (value: string, env: NodeJS.ProcessEnv) => {
-    const result = load(entry(`env = { V = '${value}' }`), env);
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load(entry(`env = { V = '${value}' }`), env));
     return { value: result.config.servers[0]?.env['V'], issues: result.issues };
   };
 
@@ -254,8 +249,7 @@ describe('loadConfigText: interpolation', () => {
   });
 
   it('reports every missing variable of a string, and rejects the entry alone', () => {
-    const result = load(entry('command = "${X} ${Y}"').replace('command = "node server.js"\n', '') + '[[server]]\nname = "ok"\ncommand = "c"\n');
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load(entry('command = "${X} ${Y}"').replace('command = "node server.js"\n', '') + '[[server]]\nname = "ok"\ncommand = "c"\n'));
     expect(result.issues.map((i) => [i.path, i.line, i.column, i.message])).toEqual([
       ['server[0].command', 3, 11, 'environment variable X is not set; export it or write ${X:-default}'],
       ['server[0].command', 3, 11, 'environment variable Y is not set; export it or write ${Y:-default}'],
@@ -266,8 +260,7 @@ describe('loadConfigText: interpolation', () => {
 
   it('interpolates names, repos and global fields, but not keys', () => {
     const text = '[orchestrator]\nlisten = "${HOST:-0.0.0.0}:${PORT}"\n[[server]]\nname = "${N}"\ncommand = "c"\nenv = { "${K}" = "v" }\n';
-    const result = load(text, { PORT: '9000', N: 'from-env' });
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load(text, { PORT: '9000', N: 'from-env' }));
     expect(result.config.orchestrator.listen).toEqual({ host: '0.0.0.0', port: 9000 });
     expect(result.config.servers[0]?.name).toBe('from-env');
     expect(result.config.servers[0]?.env).toEqual({ '${K}': 'v' });
@@ -284,8 +277,7 @@ describe('loadConfigText: environment overrides', () => {
 
   it('MCP_ORCHESTRATOR_LISTEN, MCP_REPOS_DIR, LOG_LEVEL and CHOKIDAR_USEPOLLING win over the file', () => {
     const env = { MCP_ORCHESTRATOR_LISTEN: '0.0.0.0:8080', MCP_REPOS_DIR: 'data/repos', LOG_LEVEL: 'DEBUG', CHOKIDAR_USEPOLLING: '1' };
-    const result = load(text, env);
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load(text, env));
     expect(result.config.orchestrator).toMatchObject({
       listen: { host: '0.0.0.0', port: 8080 },
       reposDir: '/srv/app/data/repos',
@@ -295,8 +287,7 @@ describe('loadConfigText: environment overrides', () => {
   });
 
   it('without them the file holds, and empty values are ignored', () => {
-    const result = load(text, { MCP_ORCHESTRATOR_LISTEN: '', MCP_REPOS_DIR: '', LOG_LEVEL: '' });
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load(text, { MCP_ORCHESTRATOR_LISTEN: '', MCP_REPOS_DIR: '', LOG_LEVEL: '' }));
     expect(result.config.orchestrator).toMatchObject({ listen: { host: '127.0.0.1', port: 1 }, reposDir: '/srv/app/r', logLevel: 'warn', watchPoll: false });
   });
 
@@ -337,8 +328,7 @@ describe('loadConfigText: one invalid entry is rejected alone', () => {
       'repo = "https://github.com/org/third.git"',
       'command = ["c"]',
     ].join('\n');
-    const result = load(text);
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load(text));
     expect(result.config.servers.map((s) => s.name)).toEqual(['good', 'third']);
     expect(result.rejectedNames).toEqual(['tavily']);
     expect(result.issues).toEqual([
@@ -348,8 +338,7 @@ describe('loadConfigText: one invalid entry is rejected alone', () => {
 
   it('rejects every entry sharing a name, ignoring case, even when one is invalid for another reason', () => {
     const text = '[[server]]\nname = "a"\ncommand = "x"\n[[server]]\nname = "A"\ncommand = "x"\nrestart = "no"\n[[server]]\nname = "b"\ncommand = "x"\n';
-    const result = load(text);
-    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const result = accepted(load(text));
     expect(result.config.servers.map((s) => s.name)).toEqual(['b']);
     expect(result.rejectedNames).toEqual(['a', 'A']);
     expect(result.issues.map((i) => i.path)).toEqual(['server[0].name', 'server[1].name', 'server[1].restart']);
