@@ -8,7 +8,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OrchestratorStatus } from '../../src/reconcile/status.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/net.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -37,14 +37,6 @@ function pidNamespaceUnavailable(): string | undefined {
 const skipReason = pidNamespaceUnavailable();
 const title = (name: string) => (skipReason ? `${name} [skipped: ${skipReason}]` : name);
 
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** Host pids of every live process whose initial environment holds `PID1_MARKER=<marker>`. */
 function markedProcesses(marker: string): { pid: number; cmdline: string }[] {
@@ -156,7 +148,7 @@ async function stopAsPid1(entrypoint: (configFile: string, listen: string) => st
   const events = join(dir, 'events.log');
   await writeFile(configFile, config());
   await writeFile(events, '');
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const marker = randomUUID();
   run = launch(entrypoint(configFile, `127.0.0.1:${port}`), { ...process.env, PID1_MARKER: marker, PID1_EVENTS: events, LOG_LEVEL: 'debug' }, marker);

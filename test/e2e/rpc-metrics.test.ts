@@ -3,26 +3,19 @@
  * orchestrator and its own port, and the Prometheus metrics moving when a server crashes.
  */
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import { useScratch, byName, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withinMs } from '../helpers/wait.js';
+import { freePort } from '../helpers/net.js';
 
 const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
 const server = (name: string) => `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${STEADY}"]\ntransport = "stdio"\n`;
 
 const scratch = useScratch('mcpo-rpc-');
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 async function rpc(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
@@ -53,14 +46,14 @@ describe('JSON-RPC control, as the seed promised', () => {
     expect((after.json as { error: { code: number } }).error.code).toBe(-32600);
 
     await rpc(rpcUrl, { jsonrpc: '2.0', method: 'exit' });
-    const exit = await Promise.race([orch.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000))]);
+    const exit = await withinMs(orch.exited, 15_000);
     expect(exit?.code).toBe(0);
   });
 
   it('exit without shutdown: the process still stops every server, and exits 1', async () => {
     const { orch, rpcUrl, pids } = await start();
     await rpc(`${orch.url}/rpc`, { jsonrpc: '2.0', id: 1, method: 'exit' });
-    const exit = await Promise.race([orch.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000))]);
+    const exit = await withinMs(orch.exited, 15_000);
     expect(exit?.code).toBe(1);
     for (const pid of pids) expect(isPidAlive(pid)).toBe(false);
     void rpcUrl;

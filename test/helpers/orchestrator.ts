@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import type { OrchestratorStatus, ServerStatus } from '../../src/reconcile/status.js';
-import { waitFor } from './wait.js';
+import { waitFor, withinMs } from './wait.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 
@@ -117,7 +117,7 @@ export async function startCli(configFile: string, options: StartOptions = {}): 
     },
     stop: async (timeoutMs = 20_000) => {
       child.kill('SIGTERM');
-      const result = await Promise.race([exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs))]);
+      const result = await withinMs(exited, timeoutMs);
       if (!result) throw new Error(`orchestrator did not exit within ${timeoutMs} ms of SIGTERM`);
       return result.code;
     },
@@ -135,7 +135,7 @@ export async function stopAll(): Promise<void> {
       } catch {
         // Already gone.
       }
-      await Promise.race([gone, new Promise<void>((resolve) => setTimeout(resolve, 5_000))]);
+      await withinMs(gone, 5_000);
     }),
   );
 }

@@ -33,3 +33,13 @@ export async function waitFor<T>(
     await sleep(intervalMs);
   }
 }
+
+/** `promise`'s value, or undefined when it has not settled within `ms` (the timer is cleared). */
+export async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

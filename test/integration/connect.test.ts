@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,8 @@ import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, type JSON
 import { runConnect } from '../../src/gateway/connect.js';
 import { memoryLogger } from '../helpers/logs.js';
 import { killPids } from '../helpers/pids.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withinMs } from '../helpers/wait.js';
+import { freePort } from '../helpers/net.js';
 
 const EVERYTHING = fileURLToPath(new URL('../../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url));
 // server-everything listens on every interface; this preload pins its listen() to loopback.
@@ -101,17 +102,7 @@ async function connectClient(bridge: Bridge, onLog?: (data: unknown) => void): P
   return client;
 }
 
-/** A loopback port nothing listens on (bound, then released). */
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
-const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))]);
 
 const textOf = (result: unknown): string => ((result as { content?: Array<{ text?: string }> }).content ?? []).map((c) => c.text ?? '').join('');
 
@@ -119,7 +110,7 @@ afterEach(async () => {
   // A bridge a test left running ends here, so no session or timer outlives its test.
   for (const bridge of bridges.splice(0)) {
     bridge.stdin.end();
-    await withTimeout(bridge.exit, 10_000, 'bridge exit in cleanup').catch(() => undefined);
+    await withinMs(bridge.exit, 10_000);
   }
 });
 
@@ -180,7 +171,7 @@ describe('connect bridge against server-everything (Streamable HTTP)', () => {
     expect(textOf(sampled)).toContain('sampled by the test client');
 
     await client.close();
-    expect(await withTimeout(bridge.exit, 10_000, 'bridge exit after EOF')).toBe(0);
+    expect(await withinMs(bridge.exit, 10_000)).toBe(0);
     await waitFor(() => serverOutput.some((l) => l.includes(`Received session termination request for session ${session}`)), { message: 'DELETE seen by the server' });
     const after = await fetch(url, {
       method: 'POST',
@@ -205,7 +196,7 @@ describe('connect bridge against server-everything (Streamable HTTP)', () => {
     expect(progress.map((p) => p.progress)).toEqual([1, 2, 3]);
     expect(progress.every((p) => p.total === 3)).toBe(true);
     await client.close();
-    expect(await withTimeout(bridge.exit, 10_000, 'bridge exit')).toBe(0);
+    expect(await withinMs(bridge.exit, 10_000)).toBe(0);
   });
 
   it('relays notifications from the standalone GET stream', async () => {
@@ -221,7 +212,7 @@ describe('connect bridge against server-everything (Streamable HTTP)', () => {
     await waitFor(() => logs.some((d) => String(d).includes(session)), { timeoutMs: 8_000, message: 'a log notification on the GET stream' });
     await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
     await client.close();
-    expect(await withTimeout(bridge.exit, 10_000, 'bridge exit')).toBe(0);
+    expect(await withinMs(bridge.exit, 10_000)).toBe(0);
   });
 
   it('answers a line that is not JSON with -32700 and keeps going', async () => {
@@ -233,7 +224,7 @@ describe('connect bridge against server-everything (Streamable HTTP)', () => {
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'still here' } }))).toBe('Echo: still here');
     expect(bridge.logLines.some((l) => l.includes('not JSON'))).toBe(true);
     await client.close();
-    expect(await withTimeout(bridge.exit, 10_000, 'bridge exit')).toBe(0);
+    expect(await withinMs(bridge.exit, 10_000)).toBe(0);
   });
 
   it('answers requests still in flight when stdin ends before their answers', async () => {
@@ -243,7 +234,7 @@ describe('connect bridge against server-everything (Streamable HTTP)', () => {
     const echo = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { message: 'piped' } } };
     // Like `printf '...' | docker exec -i … connect`: everything at once, then EOF.
     bridge.stdin.end([initialize, initialized, echo].map((m) => JSON.stringify(m)).join('\n') + '\n');
-    expect(await withTimeout(bridge.exit, 10_000, 'bridge exit')).toBe(0);
+    expect(await withinMs(bridge.exit, 10_000)).toBe(0);
     const answers = bridge.lines.map((l) => JSON.parse(l) as { id?: number; result?: unknown });
     expect(answers.find((a) => a.id === 1)?.result).toBeDefined();
     expect(textOf(answers.find((a) => a.id === 2)?.result)).toBe('Echo: piped');
@@ -257,11 +248,11 @@ describe('connect bridge when the orchestrator cannot be used', () => {
     const client = await connectClient(bridge);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'before' } }))).toBe('Echo: before');
     doomed.kill();
-    await expect(withTimeout(client.callTool({ name: 'echo', arguments: { message: 'after' } }), 10_000, 'answer after the kill')).rejects.toThrow(
+    await expect(withinMs(client.callTool({ name: 'echo', arguments: { message: 'after' } }), 10_000)).rejects.toThrow(
       `cannot reach the orchestrator at ${doomed.url}: is it running?`,
     );
     await client.close();
-    expect(await withTimeout(bridge.exit, 10_000, 'bridge exit')).toBe(0);
+    expect(await withinMs(bridge.exit, 10_000)).toBe(0);
     expect(bridge.logLines.some((l) => l.includes('could not end the session'))).toBe(true);
   });
 
@@ -279,7 +270,7 @@ describe('connect bridge when the orchestrator cannot be used', () => {
     const bridge = startBridge(url);
     // Like `echo … | connect`: the request and EOF at once; the failure still decides the exit code.
     bridge.stdin.end(initializeLine);
-    expect(await withTimeout(bridge.exit, 10_000, 'bridge exit')).toBe(1);
+    expect(await withinMs(bridge.exit, 10_000)).toBe(1);
     expect(bridge.lines).toHaveLength(1);
     const answer = JSON.parse(bridge.lines[0] ?? '') as { id: string; error: { code: number; message: string; data: { reason: string } } };
     expect(answer.id).toBe('init-1');
@@ -299,7 +290,7 @@ describe('connect bridge when the orchestrator cannot be used', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
     const bridge = startBridge(url, { token: 'wrong-token' });
     bridge.stdin.write(initializeLine);
-    expect(await withTimeout(bridge.exit, 10_000, 'bridge exit')).toBe(1);
+    expect(await withinMs(bridge.exit, 10_000)).toBe(1);
     expect(seen).toEqual(['Bearer wrong-token']);
     const answer = JSON.parse(bridge.lines[0] ?? '') as { id: string; error: { message: string; data: { status: number } } };
     expect(answer.id).toBe('init-1');
@@ -311,7 +302,7 @@ describe('connect bridge when the orchestrator cannot be used', () => {
   it('exits 0 on an immediate EOF without contacting anything', async () => {
     const bridge = startBridge(`http://127.0.0.1:${await freePort()}/mcp`);
     bridge.stdin.end();
-    expect(await withTimeout(bridge.exit, 5_000, 'bridge exit')).toBe(0);
+    expect(await withinMs(bridge.exit, 5_000)).toBe(0);
     expect(bridge.lines).toEqual([]);
   });
 });
