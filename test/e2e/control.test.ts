@@ -5,18 +5,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { atomicSave } from '../helpers/editors.js';
-import { useScratch, byName, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { useScratch, byName, startCli, type RunningOrchestrator, steadyServer, STEADY } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
-const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
-const stdio = (name: string, env: Record<string, string> = {}) =>
-  `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${STEADY}"]\ntransport = "stdio"\nenv = { ${Object.entries({ NAME: name, ...env })
-    .map(([k, v]) => `${k} = "${v}"`)
-    .join(', ')} }\n`;
+const stdio = steadyServer;
 
 const scratch = useScratch('mcpo-ctl-');
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { byName, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { byName, startCli, stopAll, type RunningOrchestrator, STEADY, steadyServer } from '../helpers/orchestrator.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The page's `document`, as far as the functions run in the browser below use it (tsconfig has no DOM lib). */
@@ -23,13 +23,12 @@ declare const document: {
 };
 
 const CHROMIUM = '/usr/bin/chromium';
-const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
 const CRASH = fileURLToPath(new URL('../fixtures/e2e/crash.js', import.meta.url));
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 const XSS = '<img src=x onerror=alert(1)>';
 const WAIT_MS = 15_000;
 
-const steady = (name: string) => `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${STEADY}"]\ntransport = "stdio"\nenv = { NAME = "${name}" }\n\n`;
+const steady = (name: string) => `${steadyServer(name)}\n`;
 const crash = (name: string) => `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${CRASH}"]\ntransport = "stdio"\n\n`;
 /** Prints 300 numbered lines on stderr, then serves MCP. */
 const chatty = (name: string) =>

@@ -17,7 +17,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { atomicSave } from '../helpers/editors.js';
-import { byName, CLI, startCli, stopAll, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { byName, CLI, startCli, stopAll, type RunningOrchestrator, STEADY } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -280,7 +280,6 @@ describe('gateway over Streamable HTTP', () => {
 });
 
 describe('gateway edges', () => {
-  const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
   const FOREVER = fileURLToPath(new URL('../fixtures/servers/forever.js', import.meta.url));
 
   it('logs a non-JSON line on a stdio server\'s stdout as its output, and serves it anyway', async () => {

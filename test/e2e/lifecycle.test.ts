@@ -8,13 +8,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { useScratch, byName, CLI, startCli } from '../helpers/orchestrator.js';
+import { useScratch, byName, CLI, startCli, STEADY } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const fixture = (path: string) => fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url));
-const STEADY = fixture('e2e/steady.js');
 const CRASH = fixture('e2e/crash.js');
 const IGNORES_TERM = fixture('servers/ignores-term.js');
 const TREE = fixture('servers/tree.sh');

@@ -4,22 +4,13 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { atomicSave, configMapSwap, inPlaceWrite } from '../helpers/editors.js';
-import { useScratch, byName, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { useScratch, byName, startCli, type RunningOrchestrator, steadyServer } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
-const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
-
-/** A stdio server entry running the steady fixture with the given env. */
-function server(name: string, env: Record<string, string> = {}): string {
-  const table = Object.entries({ NAME: name, ...env })
-    .map(([k, v]) => `${k} = "${v}"`)
-    .join(', ');
-  return `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${STEADY}"]\ntransport = "stdio"\nenv = { ${table} }\n`;
-}
+const server = steadyServer;
 
 function config(...servers: string[]): string {
   return `[orchestrator]\nshutdown_grace = "3s"\n\n${servers.join('\n')}`;

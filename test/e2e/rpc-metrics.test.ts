@@ -3,16 +3,14 @@
  * orchestrator and its own port, and the Prometheus metrics moving when a server crashes.
  */
 import { writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
-import { useScratch, byName, startCli, type RunningOrchestrator } from '../helpers/orchestrator.js';
+import { useScratch, byName, startCli, type RunningOrchestrator, steadyServer } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { waitFor, withinMs } from '../helpers/wait.js';
 import { freePort } from '../helpers/net.js';
 
-const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
-const server = (name: string) => `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${STEADY}"]\ntransport = "stdio"\n`;
+const server = (name: string) => steadyServer(name);
 
 const scratch = useScratch('mcpo-rpc-');
 

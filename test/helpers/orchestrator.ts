@@ -13,6 +13,16 @@ import type { OrchestratorStatus, ServerStatus } from '../../src/reconcile/statu
 import { waitFor, withinMs } from './wait.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+/** An MCP server over stdio that stays up (test/fixtures/e2e/steady.js). */
+export const STEADY = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
+
+/** A `[[server]]` entry running the steady fixture over stdio, with `NAME` and `env` set. */
+export function steadyServer(name: string, env: Record<string, string> = {}): string {
+  const table = Object.entries({ NAME: name, ...env })
+    .map(([k, v]) => `${k} = "${v}"`)
+    .join(', ');
+  return `[[server]]\nname = "${name}"\ncommand = ["${process.execPath}", "${STEADY}"]\ntransport = "stdio"\nenv = { ${table} }\n`;
+}
 
 export interface LogLine {
   level: number;
