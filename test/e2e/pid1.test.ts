@@ -6,7 +6,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { environHasToken, snapshotProcesses } from '../../src/runtime/procfs.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,19 +38,16 @@ function pidNamespaceUnavailable(): string | undefined {
 const skipReason = pidNamespaceUnavailable();
 const title = (name: string) => (skipReason ? `${name} [skipped: ${skipReason}]` : name);
 
-
 /** Host pids of every live process whose initial environment holds `PID1_MARKER=<marker>`. */
 function markedProcesses(marker: string): { pid: number; cmdline: string }[] {
   const found: { pid: number; cmdline: string }[] = [];
-  const needle = `PID1_MARKER=${marker}`;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+  for (const pid of snapshotProcesses().keys()) {
+    // A zombie has no environment left: it is dead, only not yet reaped.
+    if (!environHasToken(pid, 'PID1_MARKER', marker)) continue;
     try {
-      // A zombie has no environment left: it is dead, only not yet reaped.
-      if (!readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').includes(needle)) continue;
-      found.push({ pid: Number(name), cmdline: readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim() });
+      found.push({ pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() });
     } catch {
-      // Gone meanwhile, or not ours to read.
+      // Gone meanwhile.
     }
   }
   return found;
