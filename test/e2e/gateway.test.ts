@@ -3,52 +3,43 @@
  * server-filesystem) and an SDK-built fixture, driven by the official SDK client over Streamable
  * HTTP, over `run --stdio`, and through `connect`.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import {
-  CreateMessageRequestSchema,
-  ToolListChangedNotificationSchema,
-  type CallToolResult,
-} from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CreateMessageRequestSchema, ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { atomicSave } from '../helpers/editors.js';
-import { byName, CLI, startCli, stopAll, type RunningOrchestrator, STEADY } from '../helpers/orchestrator.js';
+import { byName, CLI, startCli, type RunningOrchestrator, STEADY, useScratch } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../node_modules/.bin/', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/gateway/sdk-server.mjs', import.meta.url));
 
-let dir: string;
+const scratch = useScratch('mcpo-gw-');
 const clients: Client[] = [];
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mcpo-gw-'));
-});
+// Registered after useScratch, so it runs first: clients close before their orchestrator stops.
 afterEach(async () => {
   await Promise.allSettled(clients.splice(0).map((c) => c.close()));
-  await stopAll();
-  await rm(dir, { recursive: true, force: true });
 });
 
 const stdio = (name: string, command: string[], extra = '') =>
   `[[server]]\nname = "${name}"\ncommand = ${JSON.stringify(command)}\ntransport = "stdio"\nstartup_timeout = "30s"\n${extra}\n`;
 
 async function threeServers(): Promise<{ file: string; files: string }> {
-  const files = join(dir, 'files');
+  const files = join(scratch.dir, 'files');
   await mkdir(files);
   await writeFile(join(files, 'hello.txt'), 'hello from the filesystem server\n');
-  const file = join(dir, 'mcp_config.toml');
+  const file = scratch.file;
   await writeFile(
     file,
     `[orchestrator]\nshutdown_grace = "3s"\n\n` +
       stdio('everything', [join(BIN, 'mcp-server-everything'), 'stdio']) +
-      stdio('memory', [join(BIN, 'mcp-server-memory')], `env = { MEMORY_FILE_PATH = "${join(dir, 'memory.jsonl')}" }`) +
+      stdio('memory', [join(BIN, 'mcp-server-memory')], `env = { MEMORY_FILE_PATH = "${join(scratch.dir, 'memory.jsonl')}" }`) +
       stdio('filesystem', [join(BIN, 'mcp-server-filesystem'), files]),
   );
   return { file, files };
@@ -136,8 +127,8 @@ describe('gateway over Streamable HTTP', () => {
   });
 
   it('relays progress, cancellation and sampling, and announces list changes', async () => {
-    const events = join(dir, 'events.log');
-    const file = join(dir, 'mcp_config.toml');
+    const events = join(scratch.dir, 'events.log');
+    const file = scratch.file;
     const base = `[orchestrator]\nshutdown_grace = "3s"\n\n` + stdio('everything', [join(BIN, 'mcp-server-everything'), 'stdio']);
     const fixture = stdio('fixture', [process.execPath, FIXTURE], `env = { EVENT_LOG = "${events}" }`);
     await writeFile(file, base + fixture);
@@ -199,7 +190,7 @@ describe('gateway over Streamable HTTP', () => {
   });
 
   it('keeps the session through a crash: calls fail clearly while the server is down, then work again', async () => {
-    const file = join(dir, 'mcp_config.toml');
+    const file = scratch.file;
     await writeFile(
       file,
       stdio('victim', [process.execPath, FIXTURE]) + stdio('bystander', [process.execPath, FIXTURE]),
@@ -240,7 +231,7 @@ describe('gateway over Streamable HTTP', () => {
   });
 
   it('replaces a stdio server whose env changed with zero failed calls', async () => {
-    const file = join(dir, 'mcp_config.toml');
+    const file = scratch.file;
     const config = (mode: string) => `[orchestrator]\nshutdown_grace = "3s"\n\n` + stdio('fixture', [process.execPath, FIXTURE], `env = { MODE = "${mode}" }`);
     await writeFile(file, config('old'));
     const orch = await startCli(file);
@@ -283,7 +274,7 @@ describe('gateway edges', () => {
   const FOREVER = fileURLToPath(new URL('../fixtures/servers/forever.js', import.meta.url));
 
   it('logs a non-JSON line on a stdio server\'s stdout as its output, and serves it anyway', async () => {
-    const file = join(dir, 'mcp_config.toml');
+    const file = scratch.file;
     await writeFile(file, stdio('chatty', [process.execPath, STEADY], 'env = { BANNER = "Welcome to chatty v1 (not JSON)" }'));
     const orch = await startCli(file);
     await orch.until((s) => byName(s, 'chatty')?.state === 'running', 'running despite the banner');
@@ -294,7 +285,7 @@ describe('gateway edges', () => {
   });
 
   it('a stdio server that never completes the handshake goes to backoff with a readable error', async () => {
-    const file = join(dir, 'mcp_config.toml');
+    const file = scratch.file;
     await writeFile(file, `[[server]]\nname = "mute"\ncommand = ["${process.execPath}", "${FOREVER}"]\ntransport = "stdio"\nstartup_timeout = "1s"\n`);
     const orch = await startCli(file);
     const status = await orch.until((s) => byName(s, 'mute')?.state === 'backoff', 'backoff after the timeout', 15_000);
@@ -302,7 +293,7 @@ describe('gateway edges', () => {
   });
 
   it('applies a server\'s tools allow/deny filter to listing and calling', async () => {
-    const file = join(dir, 'mcp_config.toml');
+    const file = scratch.file;
     await writeFile(file, stdio('fixture', [process.execPath, FIXTURE], 'tools = { allow = ["who*", "slow"], deny = ["slow"] }'));
     const orch = await startCli(file);
     await orch.until((s) => byName(s, 'fixture')?.state === 'running', 'running');
@@ -351,7 +342,7 @@ describe('gateway over stdio', () => {
 
 describe('gateway security', () => {
   it('off loopback: 401 without the token, 403 for a foreign Origin, 200 with the token', async () => {
-    const file = join(dir, 'mcp_config.toml');
+    const file = scratch.file;
     await writeFile(file, stdio('fixture', [process.execPath, FIXTURE]));
     // Bound to every interface, reached over loopback only.
     const orch = await startCli(file, { args: ['--listen', '0.0.0.0:0'], env: { MCP_ORCHESTRATOR_TOKEN: '' } });
@@ -372,7 +363,7 @@ describe('gateway security', () => {
   });
 
   it('refuses an oversized body with 413 and answers a malformed one with a JSON-RPC parse error', async () => {
-    const file = join(dir, 'mcp_config.toml');
+    const file = scratch.file;
     await writeFile(file, stdio('fixture', [process.execPath, FIXTURE]));
     const orch = await startCli(file);
     const big = await fetch(`${orch.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(5 * 1024 * 1024) });

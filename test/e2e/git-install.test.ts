@@ -3,14 +3,13 @@
  * Python venv from a local wheel with no index), run by the built CLI.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { atomicSave } from '../helpers/editors.js';
 import { headOf, makeRepoFromRevisions } from '../helpers/gitrepos.js';
-import { byName, startCli, stopAll } from '../helpers/orchestrator.js';
+import { byName, startCli, useScratch } from '../helpers/orchestrator.js';
 import { waitFor } from '../helpers/wait.js';
 
 const FIXTURE_REPOS = fileURLToPath(new URL('../fixtures/repos/', import.meta.url));
@@ -35,14 +34,7 @@ const packageLock = JSON.stringify({
   packages: { '': { name: 'node-fixture-server', version: '1.0.0', hasInstallScript: true } },
 });
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mcpo-git-'));
-});
-afterEach(async () => {
-  await stopAll();
-  await rm(dir, { recursive: true, force: true });
-});
+const scratch = useScratch('mcpo-git-');
 
 async function lines(file: string): Promise<number> {
   try {
@@ -54,16 +46,16 @@ async function lines(file: string): Promise<number> {
 
 describe('servers from git', () => {
   it('clones, installs once, re-checks-out on a ref change, and skips the install on the next start', async () => {
-    const repo = makeRepoFromRevisions(dir, 'nodeserver', [
+    const repo = makeRepoFromRevisions(scratch.dir, 'nodeserver', [
       { tag: 'v1', files: { 'server.js': nodeServer('v1'), 'package.json': packageJson, 'package-lock.json': packageLock } },
       { tag: 'v2', files: { 'server.js': nodeServer('v2') } },
     ]);
-    const installLog = join(dir, 'install.log');
-    const file = join(dir, 'mcp_config.toml');
+    const installLog = join(scratch.dir, 'install.log');
+    const file = scratch.file;
     const entry = (ref: string) =>
       `[orchestrator]\nrepos_dir = "repos"\nshutdown_grace = "3s"\n\n[[server]]\nrepo = "${repo.url}"\nref = "${ref}"\ncommand = "node server.js"\ntransport = "http"\nenv = { INSTALL_LOG = "${installLog}" }\n`;
     await writeFile(file, entry('v1'));
-    const clone = join(dir, 'repos', 'nodeserver');
+    const clone = join(scratch.dir, 'repos', 'nodeserver');
 
     let orch = await startCli(file);
     let status = await orch.until((s) => byName(s, 'nodeserver')?.state === 'running', 'cloned, installed and running');
@@ -96,10 +88,10 @@ describe('servers from git', () => {
   });
 
   it('installs a Python server into its own venv from a local wheel, with no index', async () => {
-    const wheels = join(dir, 'wheels');
+    const wheels = join(scratch.dir, 'wheels');
     await mkdir(wheels);
     execFileSync('python3', [join(FIXTURE_REPOS, 'mcpfixture-wheel', 'build_wheel.py'), wheels]);
-    const repo = makeRepoFromRevisions(dir, 'pyserver', [
+    const repo = makeRepoFromRevisions(scratch.dir, 'pyserver', [
       {
         tag: 'v1',
         files: {
@@ -114,8 +106,8 @@ describe('servers from git', () => {
         },
       },
     ]);
-    const out = join(dir, 'out.txt');
-    const file = join(dir, 'mcp_config.toml');
+    const out = join(scratch.dir, 'out.txt');
+    const file = scratch.file;
     await writeFile(
       file,
       `[orchestrator]\nshutdown_grace = "3s"\n\n[[server]]\nrepo = "${repo.url}"\ncommand = "python server.py"\ntransport = "http"\nstartup_timeout = "120s"\n` +
@@ -124,15 +116,15 @@ describe('servers from git', () => {
     const orch = await startCli(file);
     await orch.until((s) => byName(s, 'pyserver')?.state === 'running', 'python server running', 120_000);
     const written = await waitFor(() => readFile(out, 'utf8'), { timeoutMs: 10_000, message: 'server wrote its prefix' });
-    expect(written).toBe(`${join(dir, 'repos', 'pyserver', '.venv')} 42`);
+    expect(written).toBe(`${join(scratch.dir, 'repos', 'pyserver', '.venv')} 42`);
   });
 
   it('an unreachable repository goes to backoff with a readable error while the others run', async () => {
-    const file = join(dir, 'mcp_config.toml');
+    const file = scratch.file;
     const steady = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
     await writeFile(
       file,
-      `[[server]]\nname = "ghost"\nrepo = "file://${dir}/does-not-exist.git"\ncommand = "true"\ntransport = "http"\n\n` +
+      `[[server]]\nname = "ghost"\nrepo = "file://${scratch.dir}/does-not-exist.git"\ncommand = "true"\ntransport = "http"\n\n` +
         `[[server]]\nname = "steady"\ncommand = ["${process.execPath}", "${steady}"]\ntransport = "stdio"\n`,
     );
     const orch = await startCli(file);

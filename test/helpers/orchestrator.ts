@@ -150,8 +150,6 @@ export async function stopAll(): Promise<void> {
   );
 }
 
-
-
 export const byName = (status: OrchestratorStatus, name: string): ServerStatus | undefined => status.servers.find((s) => s.name === name);
 
 /**
