@@ -105,16 +105,24 @@ export function spawnServer(opts: SpawnOptions): ServerProcess {
   if (!opts.stdoutIsProtocol) drainLines(stdout, 'stdout', opts.onLine);
 
   let terminating: Promise<ExitInfo> | undefined;
+  /** Set once a sweep found nothing left: nothing can have started since, so kill() has no work. */
+  let cleared = false;
   const terminate = async (graceMs: number): Promise<ExitInfo> => {
     tree.sweep('SIGTERM');
     const deadline = Date.now() + Math.max(0, graceMs);
     while (Date.now() < deadline) {
-      if (hasExited && tree.sweep() === 0) return exited;
+      if (hasExited && tree.sweep() === 0) {
+        cleared = true;
+        return exited;
+      }
       await pause(Math.min(POLL_MS, deadline - Date.now()), hasExited ? undefined : exited);
     }
     for (let round = 0; round < KILL_ROUNDS; round++) {
       // Signal again each round: a member may have forked after the previous sweep.
-      if (tree.sweep('SIGKILL') === 0 && hasExited) break;
+      if (tree.sweep('SIGKILL') === 0 && hasExited) {
+        cleared = true;
+        break;
+      }
       await pause(POLL_MS, hasExited ? undefined : exited);
     }
     return exited;
@@ -137,7 +145,7 @@ export function spawnServer(opts: SpawnOptions): ServerProcess {
       return terminating;
     },
     kill() {
-      tree.sweep('SIGKILL');
+      if (!cleared) tree.sweep('SIGKILL');
     },
   };
 }

@@ -1,4 +1,4 @@
-import { environHasToken, procfsAvailable, readProcStat, snapshotProcesses, type ProcStat } from './procfs.js';
+import { environToken, procfsAvailable, readProcStat, snapshotProcesses, type ProcStat } from './procfs.js';
 
 /**
  * Environment variable that tags every process started by the orchestrator, so its strays can be
@@ -22,6 +22,11 @@ export class ProcessTree {
   private readonly leaderStart: number | undefined;
   /** Members seen by earlier sweeps: pid -> start time. Kept because orphans lose their parent link. */
   private tracked = new Map<number, number>();
+  /**
+   * Processes whose environment was read and did not carry the token: pid -> start time. An
+   * environment is fixed once a program starts, so each process is read once, not every sweep.
+   */
+  private unmarked = new Map<number, number>();
 
   /**
    * `leaderPid` <= 0 sweeps only the processes carrying `token` (and their descendants); `token`
@@ -59,9 +64,18 @@ export class ProcessTree {
     const leaderPresent = leader !== undefined && leader.startTime === this.leaderStart;
     if (leaderPresent) keep(leader);
     if (this.token !== undefined) {
+      const unmarked = new Map<number, number>();
       for (const stat of table.values()) {
-        if (!live.has(stat.pid) && stat.state !== 'Z' && environHasToken(stat.pid, PROCESS_MARKER_ENV, this.token)) keep(stat);
+        if (live.has(stat.pid) || stat.state === 'Z') continue;
+        if (this.unmarked.get(stat.pid) === stat.startTime) {
+          unmarked.set(stat.pid, stat.startTime);
+          continue;
+        }
+        const marked = environToken(stat.pid, PROCESS_MARKER_ENV, this.token);
+        if (marked) keep(stat);
+        else if (marked === false) unmarked.set(stat.pid, stat.startTime);
       }
+      this.unmarked = unmarked;
     }
     // The group id stays reserved while any member lives, so it is ours while one of ours is in it.
     const groupIsOurs = hasLeader && (leaderPresent || [...live.keys()].some((pid) => table.get(pid)?.pgrp === this.leaderPid));

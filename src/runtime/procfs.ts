@@ -61,19 +61,25 @@ export function snapshotProcesses(): Map<number, ProcStat> {
 }
 
 /**
- * True when the initial environment of `pid` has `name` set to a comma-separated list holding
- * `token`. False when unreadable (another user's process, gone, or a zombie with no memory).
+ * Whether the initial environment of `pid` has `name` set to a comma-separated list holding
+ * `token`; undefined when it cannot be read (another user's process, gone, or a zombie with no
+ * memory).
  */
-export function environHasToken(pid: number, name: string, token: string): boolean {
+export function environToken(pid: number, name: string, token: string): boolean | undefined {
   let raw: Buffer;
   try {
     raw = readFileSync(`/proc/${pid}/environ`);
   } catch {
-    return false;
+    return undefined;
   }
   const prefix = `${name}=`;
   for (const entry of raw.toString('utf8').split('\0')) {
     if (entry.startsWith(prefix) && entry.slice(prefix.length).split(',').includes(token)) return true;
   }
   return false;
+}
+
+/** {@link environToken}, an unreadable environment counting as not holding it. */
+export function environHasToken(pid: number, name: string, token: string): boolean {
+  return environToken(pid, name, token) === true;
 }
