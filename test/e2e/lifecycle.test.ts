@@ -3,13 +3,13 @@
  * process trees that try to escape, signals, and the CLI and HTTP surface around them.
  */
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { useScratch, byName, CLI, startCli, STEADY } from '../helpers/orchestrator.js';
-import { isPidAlive } from '../helpers/pids.js';
+import { isPidAlive, waitForPids } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -26,16 +26,6 @@ const plain = (name: string, command: string, extra = '') => `[[server]]\nname =
 const nodeCommand = (script: string) => `["${process.execPath}", "${script}"]`;
 
 const scratch = useScratch('mcpo-life-');
-
-async function pidsIn(pidFile: string, count: number): Promise<number[]> {
-  return waitFor(
-    async () => {
-      const pids = (await readFile(pidFile, 'utf8')).split('\n').filter(Boolean).map(Number);
-      return pids.length >= count ? pids : undefined;
-    },
-    { timeoutMs: 10_000, message: `${count} pids in ${pidFile}` },
-  );
-}
 
 describe('lifecycle', () => {
   it('a server that exits at once backs off with growing delays while the others keep running', async () => {
@@ -73,7 +63,7 @@ describe('lifecycle', () => {
     const orch = await startCli(scratch.file);
     const status = await orch.until((s) => s.servers.every((x) => x.state === 'running') && s.servers.length === 2, 'both running');
     const stubborn = byName(status, 'stubborn')!.pid!;
-    const tree = await pidsIn(pidFile, 3);
+    const tree = await waitForPids(pidFile, 3);
 
     const started = Date.now();
     expect(await orch.stop()).toBe(0);
@@ -88,7 +78,7 @@ describe('lifecycle', () => {
     const pidFile = join(scratch.dir, 'tree.pids');
     await writeFile(scratch.file, `[orchestrator]\nshutdown_grace = "1s"\n\n${plain('tree', `"sh ${TREE} ${pidFile} exit"`, 'restart = "never"')}`);
     const orch = await startCli(scratch.file);
-    const pids = await pidsIn(pidFile, 3);
+    const pids = await waitForPids(pidFile, 3);
     await orch.until((s) => byName(s, 'tree')?.state === 'stopped', 'leader exited, server stopped');
     await waitFor(() => !pids.some(isPidAlive), { timeoutMs: 5_000, message: 'every stray gone' });
   });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readProcStat } from '../../src/runtime/procfs.js';
+import { waitFor } from './wait.js';
 
 /**
  * True while `pid` is a live process. A zombie counts as dead: it has exited and only waits for a
@@ -41,4 +42,15 @@ export function readPidFile(file: string): number[] {
     .split('\n')
     .map((line) => Number(line.trim()))
     .filter((pid) => Number.isInteger(pid) && pid > 0);
+}
+
+/** The pids in `file` once it lists at least `count` of them. */
+export function waitForPids(file: string, count = 1, timeoutMs = 10_000): Promise<number[]> {
+  return waitFor(
+    () => {
+      const pids = readPidFile(file);
+      return pids.length >= count ? pids : undefined;
+    },
+    { timeoutMs, message: `${count} pid(s) in ${file}` },
+  );
 }

@@ -6,9 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { InstallSpec, ServerSpec } from '../../src/config/types.js';
 import { silentLogger } from '../../src/log.js';
 import { ensureInstalled, venvBinDir, type InstallOptions } from '../../src/runtime/install.js';
-import { isPidAlive, readPidFile } from '../helpers/pids.js';
+import { isPidAlive, waitForPids } from '../helpers/pids.js';
 import { TempDirs } from '../helpers/tmp.js';
-import { waitFor } from '../helpers/wait.js';
 
 const REPOS = fileURLToPath(new URL('../fixtures/repos/', import.meta.url));
 const temp = new TempDirs();
@@ -128,7 +127,7 @@ describe('ensureInstalled', () => {
     const opts = setup(undefined, { kind: 'command', command: 'echo $$ > step.pid; exec sleep 300' });
     const controller = new AbortController();
     const installing = ensureInstalled({ ...opts, signal: controller.signal });
-    const [pid] = await waitFor(() => (readPidFile(join(opts.workdir, 'step.pid')).length > 0 ? readPidFile(join(opts.workdir, 'step.pid')) : undefined), { message: 'step started' });
+    const [pid] = await waitForPids(join(opts.workdir, 'step.pid'));
     controller.abort(new Error('server removed'));
     await expect(installing).rejects.toThrow('server removed');
     expect(isPidAlive(pid ?? 0)).toBe(false);

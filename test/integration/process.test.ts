@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCommand, spawnServer, type OutputStream, type ServerProcess } from '../../src/runtime/process.js';
-import { isPidAlive, killPids, readPidFile } from '../helpers/pids.js';
+import { isPidAlive, killPids, readPidFile, waitForPids } from '../helpers/pids.js';
 import { TempDirs } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -39,7 +39,7 @@ async function startTree(command: (pidFile: string) => string | string[]): Promi
   const pidFile = join(temp.make(), 'pids');
   pidFiles.push(pidFile);
   const { handle } = start(command(pidFile));
-  const pids = await waitFor(() => (readPidFile(pidFile).length === 3 ? readPidFile(pidFile) : undefined), { timeoutMs: 5000, message: 'tree.sh pids' });
+  const pids = await waitForPids(pidFile, 3, 5_000);
   return { handle, pids };
 }
 
@@ -190,7 +190,7 @@ describe('runCommand', () => {
     pidFiles.push(pidFile);
     const controller = new AbortController();
     const running = runCommand({ command: `sh ${fixture('tree.sh')} ${pidFile}`, cwd: SERVERS, env: env(), signal: controller.signal, graceMs: 200 });
-    const pids = await waitFor(() => (readPidFile(pidFile).length === 3 ? readPidFile(pidFile) : undefined), { message: 'tree.sh pids' });
+    const pids = await waitForPids(pidFile, 3);
     controller.abort(new Error('stop now'));
     await expect(running).rejects.toThrow('stop now');
     expect(pids.filter(isPidAlive)).toEqual([]);
