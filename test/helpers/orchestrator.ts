@@ -11,6 +11,7 @@ import { afterEach, beforeEach } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import type { OrchestratorStatus, ServerStatus } from '../../src/reconcile/status.js';
 import { waitFor, withinMs } from './wait.js';
+import { createLineSplitter, MAX_LINE_BYTES } from '../../src/runtime/lines.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 /** An MCP server over stdio that stays up (test/fixtures/e2e/steady.js). */
@@ -70,19 +71,14 @@ export async function startCli(configFile: string, options: StartOptions = {}): 
   running.add(child);
   const logs: LogLine[] = [];
   const stderr: string[] = [];
-  let buffered = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      try {
-        logs.push(JSON.parse(line) as LogLine);
-      } catch {
-        stderr.push(`(stdout) ${line}`);
-      }
+  const splitter = createLineSplitter((line) => {
+    try {
+      logs.push(JSON.parse(line) as LogLine);
+    } catch {
+      stderr.push(`(stdout) ${line}`);
     }
-  });
+  }, MAX_LINE_BYTES);
+  child.stdout!.on('data', (chunk: Buffer) => splitter.push(chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {

@@ -13,6 +13,7 @@ import { memoryLogger } from '../helpers/logs.js';
 import { killPids } from '../helpers/pids.js';
 import { waitFor, withinMs } from '../helpers/wait.js';
 import { freePort } from '../helpers/net.js';
+import { createLineSplitter, MAX_LINE_BYTES } from '../../src/runtime/lines.js';
 
 const EVERYTHING = fileURLToPath(new URL('../../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url));
 // server-everything listens on every interface; this preload pins its listen() to loopback.
@@ -71,17 +72,12 @@ interface Bridge {
 
 const bridges: Bridge[] = [];
 
-
 function startBridge(url: string, extra: { token?: string; drainMs?: number } = {}): Bridge {
   const stdin = new PassThrough();
   const stdout = new PassThrough();
   const lines: string[] = [];
-  let partial = '';
-  stdout.on('data', (chunk: Buffer) => {
-    const parts = (partial + chunk.toString('utf8')).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-  });
+  const splitter = createLineSplitter((line) => lines.push(line), MAX_LINE_BYTES);
+  stdout.on('data', (chunk: Buffer) => splitter.push(chunk));
   const { log, lines: logLines } = memoryLogger();
   const exit = runConnect({ url, stdin, stdout, log, ...extra });
   const bridge = { stdin, stdout, lines, logLines, exit };
