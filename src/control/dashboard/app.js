@@ -62,6 +62,16 @@ function formatTime(iso) {
 // ---------------------------------------------------------------------------------------------
 // Toasts: one polite live region; errors stay until dismissed or replaced.
 
+/** An SSE message's data as an object; undefined when it is not JSON or not an object. */
+function parseObject(text) {
+  try {
+    const value = JSON.parse(text);
+    return value && typeof value === 'object' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function toast(message, kind = 'info') {
   const region = $('toasts');
   const close = el('button', { class: 'toast-close', type: 'button', 'aria-label': 'Dismiss' }, '×');
@@ -452,13 +462,8 @@ function followEvents() {
     },
     // A reconnect sends Last-Event-ID and the server replays only what we missed: no duplicates.
     onEvent: ({ event, data }) => {
-      let payload;
-      try {
-        payload = JSON.parse(data);
-      } catch {
-        return;
-      }
-      if (!payload || typeof payload !== 'object') return;
+      const payload = parseObject(data);
+      if (!payload) return;
       const type = event !== 'message' ? event : String(payload.type ?? 'message');
       addEvent(type, payload);
       scheduleRefresh();
@@ -508,13 +513,8 @@ function openLogs(name, opener) {
     },
     onEvent: ({ data }) => {
       if (logView !== view) return;
-      let entry;
-      try {
-        entry = JSON.parse(data);
-      } catch {
-        return;
-      }
-      if (!entry || typeof entry !== 'object') return;
+      const entry = parseObject(data);
+      if (!entry) return;
       view.queue.push(entry);
       if (view.flushTimer === null) view.flushTimer = setTimeout(flush, 30);
     },
