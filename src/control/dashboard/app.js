@@ -59,9 +59,6 @@ function formatTime(iso) {
   return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Toasts: one polite live region; errors stay until dismissed or replaced.
-
 /** An SSE message's data as an object; undefined when it is not JSON or not an object. */
 function parseObject(text) {
   try {
@@ -71,6 +68,9 @@ function parseObject(text) {
     return undefined;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Toasts: one polite live region; errors stay until dismissed or replaced.
 
 function toast(message, kind = 'info') {
   const region = $('toasts');
