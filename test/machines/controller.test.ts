@@ -1,34 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SimulatedClock } from 'xstate';
-import { Controller } from '../../src/reconcile/controller.js';
-import { silentLogger } from '../../src/log.js';
 import type { ConfigIssue } from '../../src/config/types.js';
-import { fakeEffects, flush, loaded, spec, type EffectOptions } from './fakes.js';
+import { controllerHarness, flush, loaded, spec } from './fakes.js';
 
-function setup(options: EffectOptions = { autoClone: true, autoInstall: true, autoReady: true }) {
-  const clock = new SimulatedClock();
-  const effects = fakeEffects(options);
-  const controller = new Controller({
-    log: silentLogger(),
-    machine: effects.machine,
-    workdirFor: (s) => `/tmp/repos/${s.name}`,
-    graceMs: 5_000,
-    clock,
-    random: () => 0.5,
-  });
-  const settle = async () => {
-    for (let i = 0; i < 5; i++) {
-      await flush();
-      await controller.idle();
-    }
-  };
-  const server = (name: string) => controller.status().servers.find((s) => s.name === name)!;
-  const procOf = (name: string) => {
-    const pid = server(name).pid;
-    return effects.processes.find((p) => p.pid === pid)!;
-  };
-  return { clock, effects, controller, settle, server, procOf };
-}
+const setup = controllerHarness;
 
 const issue = (server: string, message: string): ConfigIssue => ({
   file: '/tmp/mcp_config.toml',
@@ -82,11 +56,7 @@ describe('controller', () => {
 
   it('replaces a changed stdio server build-then-swap: the old serves until the new is ready', async () => {
     const t = setup({ autoClone: true, autoInstall: true });
-    t.controller.applyConfig(loaded([spec({ name: 'a' })]));
-    await t.settle();
-    const old = t.procOf('a');
-    old.ready();
-    await t.settle();
+    const old = await t.running([spec({ name: 'a' })], 'a');
 
     t.controller.applyConfig(loaded([spec({ name: 'a', env: { V: '2' } })]));
     await t.settle();
@@ -106,11 +76,7 @@ describe('controller', () => {
 
   it('keeps the old instance serving while a broken successor backs off', async () => {
     const t = setup({ autoClone: true, autoInstall: true });
-    t.controller.applyConfig(loaded([spec({ name: 'a' })]));
-    await t.settle();
-    const old = t.procOf('a');
-    old.ready();
-    await t.settle();
+    const old = await t.running([spec({ name: 'a' })], 'a');
     t.controller.applyConfig(loaded([spec({ name: 'a', command: 'broken' })]));
     await t.settle();
     t.effects.processes[1]!.exit(127);

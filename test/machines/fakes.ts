@@ -13,6 +13,8 @@ import {
   type ServerStateName,
 } from '../../machines/server.js';
 import type { ConfigIssue, LoadResult, ServerSpec } from '../../src/config/types.js';
+import { Controller } from '../../src/reconcile/controller.js';
+import { silentLogger } from '../../src/log.js';
 
 export function spec(overrides: Partial<ServerSpec> = {}): ServerSpec {
   return {
@@ -192,4 +194,49 @@ export function harness(options: HarnessOptions = {}): Harness {
       await flush();
     },
   };
+}
+
+/**
+ * A Controller on scripted effects and a simulated clock, with the helpers its tests share:
+ * `settle` lets every pass and promise run, `server` reads a status, `procOf` finds the process
+ * a server runs now.
+ */
+export function controllerHarness(options: EffectOptions = { autoClone: true, autoInstall: true, autoReady: true }) {
+  const clock = new SimulatedClock();
+  const effects = fakeEffects(options);
+  const controller = new Controller({
+    log: silentLogger(),
+    machine: effects.machine,
+    workdirFor: (s) => `/tmp/repos/${s.name}`,
+    graceMs: 5_000,
+    clock,
+    random: () => 0.5,
+  });
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) {
+      await flush();
+      await controller.idle();
+    }
+  };
+  const server = (name: string) => {
+    const found = controller.status().servers.find((s) => s.name === name);
+    if (!found) throw new Error(`no server ${name} in the status`);
+    return found;
+  };
+  const procOf = (name: string) => {
+    const pid = server(name).pid;
+    const proc = effects.processes.find((p) => p.pid === pid);
+    if (!proc) throw new Error(`no process for ${name}`);
+    return proc;
+  };
+  /** Apply `specs` and make `name`'s process ready; returns that process. */
+  const running = async (specs: ServerSpec[], name: string) => {
+    controller.applyConfig(loaded(specs));
+    await settle();
+    const proc = procOf(name);
+    proc.ready();
+    await settle();
+    return proc;
+  };
+  return { clock, effects, controller, settle, server, procOf, running };
 }

@@ -5,13 +5,11 @@
 import parsePrometheus from 'parse-prometheus-text-format';
 import type { Histogram } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SimulatedClock } from 'xstate';
 import { EventLog } from '../../src/control/events.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/control/http.js';
 import { exitOutcome, Metrics, metricsRoutes } from '../../src/control/metrics.js';
+import { controllerHarness, loaded, spec } from '../machines/fakes.js';
 import { silentLogger } from '../../src/log.js';
-import { Controller } from '../../src/reconcile/controller.js';
-import { fakeEffects, flush, loaded, spec } from '../machines/fakes.js';
 
 type Family = ReturnType<typeof parsePrometheus>[number];
 
@@ -21,25 +19,11 @@ afterEach(async () => {
 });
 
 function setup() {
-  const clock = new SimulatedClock();
-  const effects = fakeEffects({ autoClone: true, autoInstall: true, autoReady: true });
-  const controller = new Controller({ log: silentLogger(), machine: effects.machine, workdirFor: (s) => `/tmp/repos/${s.name}`, graceMs: 5_000, clock, random: () => 0.5 });
+  const { clock, controller, settle, procOf } = controllerHarness();
   const events = new EventLog();
   controller.subscribe((event) => events.append(event));
   const metrics = new Metrics({ controller, events, now: () => clock.now() });
   closers.push(() => metrics.close(), () => controller.killAll());
-  const settle = async () => {
-    for (let i = 0; i < 5; i++) {
-      await flush();
-      await controller.idle();
-    }
-  };
-  const procOf = (name: string) => {
-    const pid = controller.serverStatus(name).pid;
-    const proc = effects.processes.find((p) => p.pid === pid);
-    if (!proc) throw new Error(`no process for ${name}`);
-    return proc;
-  };
   const scrape = async () => parsePrometheus(await metrics.render());
   return { clock, controller, events, metrics, settle, procOf, scrape };
 }
