@@ -34,20 +34,8 @@ export interface BareRepo {
  * untagged commit on top.
  */
 export function makeBareRepo(root: string, name: string, tags: string[], annotated = false): BareRepo {
-  const work = join(root, `${name}-work`);
-  mkdirSync(work, { recursive: true });
-  git(work, ['init', '--quiet', '--initial-branch', 'main']);
-  const commits: Record<string, string> = {};
-  for (const tag of [...tags, 'main']) {
-    writeFileSync(join(work, 'version.txt'), `${name} ${tag}\n`);
-    git(work, ['add', 'version.txt']);
-    git(work, ['commit', '--quiet', '-m', `${name} ${tag}`]);
-    commits[tag] = git(work, ['rev-parse', 'HEAD']);
-    if (tag !== 'main') git(work, annotated ? ['tag', '-a', tag, '-m', tag] : ['tag', tag]);
-  }
-  const bare = join(root, `${name}.git`);
-  git(root, ['clone', '--quiet', '--bare', work, bare]);
-  return { url: pathToFileURL(bare).href, commits };
+  const revisions = [...tags, 'main'].map((tag) => ({ tag, files: { 'version.txt': `${name} ${tag}\n` } }));
+  return makeRepoFromRevisions(root, name, revisions, { annotated });
 }
 
 /** `git rev-parse HEAD` in `dir`. */
@@ -57,9 +45,15 @@ export function headOf(dir: string): string {
 
 /**
  * Build `<root>/<name>.git` from revisions: each writes its files on top of the previous ones,
- * commits, and is tagged. Returns the URL and each tag's commit.
+ * commits, and is tagged (annotated tags when asked; a revision called "main" is only committed).
+ * Returns the URL and each tag's commit.
  */
-export function makeRepoFromRevisions(root: string, name: string, revisions: { tag: string; files: Record<string, string> }[]): BareRepo {
+export function makeRepoFromRevisions(
+  root: string,
+  name: string,
+  revisions: { tag: string; files: Record<string, string> }[],
+  options: { annotated?: boolean } = {},
+): BareRepo {
   const work = join(root, `${name}-work`);
   mkdirSync(work, { recursive: true });
   git(work, ['init', '--quiet', '--initial-branch', 'main']);
@@ -72,7 +66,8 @@ export function makeRepoFromRevisions(root: string, name: string, revisions: { t
     git(work, ['add', '-A']);
     git(work, ['commit', '--quiet', '-m', tag]);
     commits[tag] = git(work, ['rev-parse', 'HEAD']);
-    git(work, ['tag', tag]);
+    // "main" names the branch's last commit, not a tag.
+    if (tag !== 'main') git(work, options.annotated ? ['tag', '-a', tag, '-m', tag] : ['tag', tag]);
   }
   const bare = join(root, `${name}.git`);
   git(root, ['clone', '--quiet', '--bare', work, bare]);

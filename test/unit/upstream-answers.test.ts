@@ -12,6 +12,9 @@ import { Upstream, type CallSink } from '../../src/gateway/upstream.js';
 
 const log = pino({ level: 'silent' });
 
+/** Let what the streams carry now be read and handled. */
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
 interface Received {
   raw?: { json: string; ok: boolean; bytes: boolean };
   parsed?: Response;
@@ -64,7 +67,7 @@ async function connected() {
   });
   const answer = async (line: string) => {
     fromServer.write(`${line}\n`);
-    await new Promise((resolve) => setImmediate(resolve));
+    await settled();
   };
   return { upstream, sent, answer, fromServer, seen };
 }
@@ -74,7 +77,7 @@ describe('forwarded answers', () => {
     const { upstream, sent, answer } = await connected();
     const { sink, got } = recorder();
     const id = upstream.forward(call(), sink);
-    await new Promise((resolve) => setImmediate(resolve));
+    await settled();
     expect(sent).toEqual([{ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo' } }]);
     await answer(`{"result":{"content":[{"type":"text","text":"a \\"id\\":\\"${id}\\" b"}]},"jsonrpc":"2.0","id":"${id}"}`);
     expect(got.parsed).toBeUndefined();
@@ -91,7 +94,7 @@ describe('forwarded answers', () => {
     const line = Buffer.from(`{"result":{"content":[{"type":"text","text":"${text}"}]},"jsonrpc":"2.0","id":"${id}"}\n`);
     // Chunk edges fall inside multi-byte characters.
     for (let at = 0; at < line.length; at += 4097) fromServer.write(line.subarray(at, at + 4097));
-    await new Promise((resolve) => setImmediate(resolve));
+    await settled();
     expect(got.raw?.ok).toBe(true);
     expect(got.raw?.bytes).toBe(true);
     expect(JSON.parse(got.raw?.json ?? '')).toEqual({ result: { content: [{ type: 'text', text }] }, jsonrpc: '2.0', id: 'c1' });
@@ -151,7 +154,7 @@ describe('forwarded answers', () => {
     const { upstream, sent, answer } = await connected();
     const { sink, got } = recorder();
     const id = upstream.forward(call('tools/call', { name: 'slow', _meta: { progressToken: 'client-token' } }), sink);
-    await new Promise((resolve) => setImmediate(resolve));
+    await settled();
     expect((sent[0]?.params as { _meta: unknown })._meta).toEqual({ progressToken: id });
     await answer(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"${id}","progress":1,"total":2}}`);
     expect(got.progress).toEqual([{ progressToken: id, progress: 1, total: 2 }]);
@@ -167,7 +170,7 @@ describe('answers that must not be taken raw', () => {
     const id = upstream.forward(call(), sink);
     // Cut inside a string that happens to hold a closing brace: the piece ends in `}`.
     fromServer.end(`{"jsonrpc":"2.0","id":"${id}","result":{"content":[{"type":"text","text":"a {b}`);
-    await new Promise((resolve) => setImmediate(resolve));
+    await settled();
     expect(got.raw).toBeUndefined();
     expect(got.parsed?.error?.message).toMatch(/closed the connection while the call was in flight/);
   });
@@ -200,7 +203,7 @@ describe('answers that must not be taken raw', () => {
     fromServer.write(
       `{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"working"}}\n{"result":{},"jsonrpc":"2.0","id":"${id}"}\n`,
     );
-    await new Promise((resolve) => setImmediate(resolve));
+    await settled();
     expect(seen).toEqual(['notifications/message', 'answer']);
   });
 
@@ -230,7 +233,7 @@ describe('answers that must not be taken raw', () => {
     const block = Buffer.alloc(16 * 1024 * 1024, 0x61);
     for (let i = 0; i < 5; i++) fromServer.write(block);
     fromServer.write(`"}]},"jsonrpc":"2.0","id":"${id}"}\n`);
-    await new Promise((resolve) => setImmediate(resolve));
+    await settled();
     expect(got.raw).toBeUndefined();
     expect(got.parsed?.error?.message).toMatch(/over the 67108864-byte limit; the answer was dropped/);
     expect(upstream.inFlight).toBe(0);
