@@ -8,24 +8,15 @@ import { silentLogger } from '../../src/log.js';
 import { ensureInstalled, venvBinDir, type InstallOptions } from '../../src/runtime/install.js';
 import { isPidAlive, waitForPids } from '../helpers/pids.js';
 import { TempDirs } from '../helpers/tmp.js';
+import { spec as baseSpec } from '../machines/fakes.js';
 
 const REPOS = fileURLToPath(new URL('../fixtures/repos/', import.meta.url));
 const temp = new TempDirs();
 afterEach(() => temp.cleanup());
 
 function spec(install: InstallSpec): ServerSpec {
-  return {
-    name: 'fixture',
-    command: ['true'],
-    env: {},
-    transport: 'stdio',
-    install,
-    cwd: '.',
-    enabled: true,
-    restart: 'always',
-    startupTimeoutMs: 10_000,
-    tools: { allow: ['*'], deny: [] },
-  };
+  const { repo: _repo, ...local } = baseSpec({ name: 'fixture', command: ['true'], install });
+  return local;
 }
 
 /** The test process's environment plus `extra`, with npm kept off the network and out of ~/.npm. */
