@@ -386,52 +386,61 @@ async function connectHttp(url: string): Promise<{ client: Client; close: () => 
   return { client, close };
 }
 
-async function waitForTool(client: Client, wanted: string, timeoutMs: number): Promise<string> {
+/** Try `attempt` every `intervalMs` until it gives a value; past `timeoutMs`, throw `failure()`. */
+async function poll<T>(attempt: () => Promise<T | undefined>, timeoutMs: number, intervalMs: number, failure: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let names: string[] = [];
   for (;;) {
-    const { tools } = await client.listTools();
-    names = tools.map((t) => t.name);
-    if (names.includes(wanted)) return wanted;
-    if (Date.now() > deadline) {
-      throw new Error(`tools/list has no "${wanted}" after ${timeoutMs} ms; it lists: ${names.slice(0, 20).join(', ') || '(nothing)'}`);
-    }
-    await sleep(250);
+    const value = await attempt();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(failure());
+    await sleep(intervalMs);
   }
+}
+
+async function waitForTool(client: Client, wanted: string, timeoutMs: number): Promise<string> {
+  let names: string[] = [];
+  return poll(
+    async () => {
+      names = (await client.listTools()).tools.map((t) => t.name);
+      return names.includes(wanted) ? wanted : undefined;
+    },
+    timeoutMs,
+    250,
+    () => `tools/list has no "${wanted}" after ${timeoutMs} ms; it lists: ${names.slice(0, 20).join(', ') || '(nothing)'}`,
+  );
 }
 
 async function waitForHttp200(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await response.arrayBuffer();
-      if (response.status === 200) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = errorMessage(error);
-    }
-    await sleep(200);
-  }
-  throw new Error(`${url} not 200 within ${timeoutMs} ms (last: ${last})`);
+  await poll(
+    async () => {
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        await response.arrayBuffer();
+        if (response.status === 200) return true;
+        last = `HTTP ${response.status}`;
+      } catch (error) {
+        last = errorMessage(error);
+      }
+      return undefined;
+    },
+    timeoutMs,
+    200,
+    () => `${url} not 200 within ${timeoutMs} ms (last: ${last})`,
+  );
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
+  const connects = () =>
+    new Promise<true | undefined>((resolve) => {
       const socket = tcpConnect({ host: '127.0.0.1', port });
       socket.once('connect', () => {
         socket.destroy();
         resolve(true);
       });
-      socket.once('error', () => resolve(false));
+      socket.once('error', () => resolve(undefined));
     });
-    if (open) return;
-    await sleep(150);
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+  await poll(connects, timeoutMs, 150, () => `nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
 }
 
 function assertLoopback(port: number): void {
