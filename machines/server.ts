@@ -122,6 +122,17 @@ const notProvided = (what: string) => () => {
   throw new Error(`server machine: the ${what} actor was not provided`);
 };
 
+/**
+ * Where an exit of the process leads while it starts or runs: stopped when the restart policy
+ * counts it as completed, failed when it allows no retry, else backoff; `reason` names the exit.
+ */
+const exited = (reason: string) =>
+  [
+    { guard: 'exitCompletes', target: '#server.stopped', actions: { type: 'recordExit', params: { reason: 'Completed' } } },
+    { guard: 'exitFails', target: '#server.failed', actions: { type: 'recordExit', params: { reason } } },
+    { target: '#server.backoff', actions: { type: 'recordExit', params: { reason } } },
+  ] as const;
+
 /** `stopped` and `failed` alike: at rest until started again. */
 const SETTLED = {
   entry: 'settled',
@@ -291,12 +302,8 @@ export const serverMachine = setup({
                 afterStop: context.spec.restart === 'never' ? ('failed' as const) : ('backoff' as const),
               })),
             },
-            'process.exited': [
-              { guard: 'exitCompletes', target: '#server.stopped', actions: { type: 'recordExit', params: { reason: 'Completed' } } },
-              { guard: 'exitFails', target: '#server.failed', actions: { type: 'recordExit', params: { reason: 'ExitedDuringStartup' } } },
-              { target: '#server.backoff', actions: { type: 'recordExit', params: { reason: 'ExitedDuringStartup' } } },
-            ],
-            'server.stop': { target: 'stopping', actions: assign({ afterStop: 'stopped', reason: 'StopRequested', message: undefined }) },
+            'process.exited': exited('ExitedDuringStartup'),
+            'server.stop': { target: 'stopping', actions: ['stopRequested', assign({ afterStop: 'stopped' as const })] },
           },
         },
         running: {
@@ -304,12 +311,8 @@ export const serverMachine = setup({
             healthyAfter: { actions: assign({ failures: 0 }) },
           },
           on: {
-            'process.exited': [
-              { guard: 'exitCompletes', target: '#server.stopped', actions: { type: 'recordExit', params: { reason: 'Completed' } } },
-              { guard: 'exitFails', target: '#server.failed', actions: { type: 'recordExit', params: { reason: 'ProcessExited' } } },
-              { target: '#server.backoff', actions: { type: 'recordExit', params: { reason: 'ProcessExited' } } },
-            ],
-            'server.stop': { target: 'stopping', actions: assign({ afterStop: 'stopped', reason: 'StopRequested', message: undefined }) },
+            'process.exited': exited('ProcessExited'),
+            'server.stop': { target: 'stopping', actions: ['stopRequested', assign({ afterStop: 'stopped' as const })] },
           },
         },
         stopping: {
