@@ -169,6 +169,15 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
     log.debug({ event, entry: basename(entry) }, 'config folder event');
     schedule();
   });
+  // chokidar filters what it reports: in poll mode it drops a change whose size and mtime both
+  // match the previous stat, which is exactly an atomic save of same-length content within one
+  // clock tick of the last write (the inode changed, the name did not). Its raw events carry every
+  // change the kernel or the stat poll saw; the content hash decides whether anything changed.
+  watcher.on('raw', (event: string, entry: string) => {
+    if (!relevant(entry)) return;
+    log.debug({ event, entry: basename(entry) }, 'config folder raw event');
+    schedule();
+  });
   watcher.on('error', (error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code;
     // ENOSPC here means the inotify watch limit, not a full disk; polling sidesteps it.

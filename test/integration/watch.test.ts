@@ -1,4 +1,4 @@
-import { lstat, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -182,6 +182,27 @@ describe('watchConfigFile', () => {
     await waitFor(() => seen.length > 0, { message: 'polled save delivered' });
     await sleep(QUIET_MS);
     expect(seen).toEqual(['p = 2\n']);
+  });
+
+  it('delivers an atomic save in poll mode when the size and mtime match the old file', async () => {
+    // A save of same-length content within the clock tick of the previous write: only the inode
+    // and ctime differ. Pinning the file's and the folder's times to one whole second makes that
+    // tick certain.
+    const tick = 1_700_000_000;
+    await writeFile(file, 'q = 1\n');
+    await utimes(file, tick, tick);
+    await utimes(dir, tick, tick);
+    const old = await stat(file);
+    const { seen } = await start({ poll: true, pollIntervalMs: 100 });
+
+    await atomicSave(file, 'q = 2\n');
+    await utimes(file, tick, tick);
+    await utimes(dir, tick, tick);
+    const saved = await stat(file);
+    expect([saved.size, saved.mtimeMs, saved.ino === old.ino]).toEqual([old.size, old.mtimeMs, false]);
+    await waitFor(() => seen.length > 0, { message: 'same-size, same-mtime save delivered' });
+    await sleep(QUIET_MS);
+    expect(seen).toEqual(['q = 2\n']);
   });
 
   it('lets CHOKIDAR_USEPOLLING override the poll option, and says so', async () => {
