@@ -47,10 +47,23 @@ interface Instance {
   held: boolean;
   state: ServerStateName;
   since: number;
+  /** Cloned, Installed and Ready, brought up to date at each state change (ConfigValid is the entry's). */
   conditions: Condition[];
   cloned?: { ok: boolean; reason: string; message: string };
   installed?: { ok: boolean; reason: string; message: string };
   lastExitAt?: number;
+}
+
+/** A server's entry in the current config, as the last accepted load left it. */
+interface ConfiguredEntry {
+  /** The spec it runs: its own, or the last accepted one when the current entry was rejected. */
+  spec?: ServerSpec;
+  /** Why the current entry was rejected. */
+  issue?: string;
+  /** ISO time of the load that last changed the entry's spec or its validity. */
+  since: string;
+  /** Dated by the load that last turned it True or False. */
+  configValid: Condition;
 }
 
 const RESTING: ReadonlySet<ServerStateName> = new Set(['stopped', 'failed']);
@@ -65,7 +78,7 @@ export class Controller {
   /** The enabled servers of the config in force; whether each is held is `held`'s to say. */
   private desired = new Map<string, Omit<DesiredServer, 'held'>>();
   /** Every entry of the current file by name (including disabled and rejected ones). */
-  private configured = new Map<string, { spec?: ServerSpec; issue?: string }>();
+  private configured = new Map<string, ConfiguredEntry>();
   private held = new Set<string>();
   private generation = 0;
   private observedGeneration = 0;
@@ -103,13 +116,20 @@ export class Controller {
     this.configError = result.issues.length > 0 ? formatIssues(result.issues) : null;
     this.graceMs = result.config.orchestrator.shutdownGraceMs;
 
-    const configured = new Map<string, { spec?: ServerSpec; issue?: string }>();
+    const configured = new Map<string, ConfiguredEntry>();
     const desired = new Map<string, Omit<DesiredServer, 'held'>>();
-    for (const spec of result.config.servers) configured.set(spec.name, { spec });
+    const entry = (name: string, spec: ServerSpec | undefined, issue: string | undefined): ConfiguredEntry => {
+      const before = this.configured.get(name);
+      const same = before !== undefined && before.issue === issue && (before.spec && specHash(before.spec)) === (spec && specHash(spec));
+      const valid = { type: 'ConfigValid' as const, status: issue ? ('False' as const) : ('True' as const), reason: issue ? 'Invalid' : 'Valid', message: issue ?? '' };
+      const [configValid] = mergeConditions(before ? [before.configValid] : [], [valid], at) as [Condition];
+      return { spec, issue, since: same ? before.since : at, configValid };
+    };
+    for (const spec of result.config.servers) configured.set(spec.name, entry(spec.name, spec, undefined));
     for (const name of result.rejectedNames) {
       // A rejected entry keeps the last spec that was accepted for it.
       const issue = formatIssues(result.issues.filter((i) => i.server === name));
-      configured.set(name, { spec: this.configured.get(name)?.spec, issue });
+      configured.set(name, entry(name, this.configured.get(name)?.spec, issue));
     }
     for (const [name, entry] of configured) {
       if (!entry.spec || !entry.spec.enabled) continue;
@@ -245,6 +265,7 @@ export class Controller {
       since: this.clock.now(),
       conditions: [],
     };
+    instance.conditions = mergeConditions([], instanceConditions(instance, actor.getSnapshot().context), new Date(instance.since).toISOString());
     this.instances.set(id, instance);
     actor.subscribe({
       next: (snapshot) => this.observeSnapshot(instance, snapshot.value, snapshot.context),
@@ -267,6 +288,7 @@ export class Controller {
       instance.installed = { ok: true, reason: context.reason, message: context.message ?? '' };
     }
     if (context.reason === 'InstallFailed') instance.installed = { ok: false, reason: 'InstallFailed', message: context.message ?? '' };
+    instance.conditions = mergeConditions(instance.conditions, instanceConditions(instance, context), new Date(instance.since).toISOString());
     const processEnded = from === 'starting' || from === 'running' || from === 'stopping';
     if (processEnded && (to === 'backoff' || RESTING.has(to))) {
       instance.lastExitAt = instance.since;
@@ -387,17 +409,13 @@ export class Controller {
   serverStatus(name: string): ServerStatus {
     const entry = this.configured.get(name);
     const instance = this.activeInstance(name);
-    const nowIso = this.isoNow();
-    const configValid = {
-      type: 'ConfigValid' as const,
-      status: entry?.issue ? ('False' as const) : ('True' as const),
-      reason: entry?.issue ? 'Invalid' : 'Valid',
-      message: entry?.issue ?? '',
-    };
+    // Only an instance left over from a removed entry has no entry: its config is the last good one.
+    const configValid: Condition = entry?.configValid ?? { type: 'ConfigValid', status: 'True', reason: 'Valid', message: '', lastTransitionTime: new Date(instance?.since ?? this.clock.now()).toISOString() };
 
     if (!instance) {
       const spec = entry?.spec;
       const reason = !spec ? 'InvalidConfig' : spec.enabled ? 'Pending' : 'Disabled';
+      const since = entry?.since ?? this.isoNow();
       return {
         name,
         state: reason === 'InvalidConfig' ? 'failed' : reason === 'Disabled' ? 'stopped' : 'pending',
@@ -406,7 +424,7 @@ export class Controller {
         transport: spec?.transport ?? 'http',
         pid: null,
         restarts: 0,
-        since: nowIso,
+        since,
         reason,
         message: entry?.issue ?? null,
         lastExit: null,
@@ -415,7 +433,7 @@ export class Controller {
         configError: entry?.issue ?? null,
         observedGeneration: this.observedGeneration,
         specHash: spec ? specHash(spec) : null,
-        conditions: mergeConditions([], [configValid, { type: 'Ready', status: 'False', reason, message: '' }], nowIso),
+        conditions: [configValid, { type: 'Ready', status: 'False', reason, message: '', lastTransitionTime: since }],
         replacement: null,
       };
     }
@@ -423,22 +441,6 @@ export class Controller {
     const context = instance.actor.getSnapshot().context;
     const since = new Date(instance.since).toISOString();
     const ready = instance.state === 'running';
-    const next: Omit<Condition, 'lastTransitionTime'>[] = [configValid];
-    if (instance.spec.repo !== undefined) {
-      next.push(
-        instance.cloned
-          ? { type: 'Cloned', status: instance.cloned.ok ? 'True' : 'False', reason: instance.cloned.reason, message: instance.cloned.message }
-          : { type: 'Cloned', status: 'Unknown', reason: 'Pending', message: '' },
-      );
-    }
-    next.push(
-      instance.installed
-        ? { type: 'Installed', status: instance.installed.ok ? 'True' : 'False', reason: instance.installed.reason, message: instance.installed.message }
-        : { type: 'Installed', status: 'Unknown', reason: 'Pending', message: '' },
-      { type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'Ready' : context.reason, message: ready ? '' : (context.message ?? '') },
-    );
-    instance.conditions = mergeConditions(instance.conditions, next, since);
-
     return {
       name,
       state: instance.state,
@@ -458,7 +460,8 @@ export class Controller {
       configError: entry?.issue ?? null,
       observedGeneration: instance.generation,
       specHash: instance.hash,
-      conditions: instance.conditions,
+      // Reason and message as they are now; each status's time from the state change that set it.
+      conditions: [configValid, ...mergeConditions(instance.conditions, instanceConditions(instance, context), since)],
       replacement: this.replacementOf(instance),
     };
   }
@@ -523,4 +526,24 @@ export class Controller {
   private isoNow(): string {
     return new Date(this.clock.now()).toISOString();
   }
+}
+
+/** An instance's own conditions, as its latest state and steps leave them (ConfigValid aside). */
+function instanceConditions(instance: Instance, context: ServerContext): Omit<Condition, 'lastTransitionTime'>[] {
+  const ready = instance.state === 'running';
+  const conditions: Omit<Condition, 'lastTransitionTime'>[] = [];
+  if (instance.spec.repo !== undefined) {
+    conditions.push(
+      instance.cloned
+        ? { type: 'Cloned', status: instance.cloned.ok ? 'True' : 'False', reason: instance.cloned.reason, message: instance.cloned.message }
+        : { type: 'Cloned', status: 'Unknown', reason: 'Pending', message: '' },
+    );
+  }
+  conditions.push(
+    instance.installed
+      ? { type: 'Installed', status: instance.installed.ok ? 'True' : 'False', reason: instance.installed.reason, message: instance.installed.message }
+      : { type: 'Installed', status: 'Unknown', reason: 'Pending', message: '' },
+    { type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'Ready' : context.reason, message: ready ? '' : (context.message ?? '') },
+  );
+  return conditions;
 }

@@ -141,6 +141,46 @@ describe('controller', () => {
     expect(t.effects.processes).toHaveLength(3);
   });
 
+  it('dates each condition by the change that set it, however late the status is read', async () => {
+    const t = setup({ autoClone: true, autoInstall: true });
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const at = (name: string, type: string) => t.server(name).conditions.find((c) => c.type === type);
+    const loadedAt = t.clock.now();
+    t.controller.applyConfig(loaded([spec({ name: 'a' })]));
+    await t.settle();
+    const installedAt = t.clock.now();
+    // Nothing reads the status while the process takes 5 s (within its startup timeout) to be ready.
+    t.clock.increment(5_000);
+    const proc = t.effects.processes[0]!;
+    proc.ready();
+    await t.settle();
+    const readyAt = t.clock.now();
+    t.clock.increment(30_000);
+
+    expect(at('a', 'ConfigValid')).toMatchObject({ status: 'True', lastTransitionTime: iso(loadedAt) });
+    expect(at('a', 'Cloned')).toMatchObject({ status: 'True', lastTransitionTime: iso(installedAt) });
+    expect(at('a', 'Installed')).toMatchObject({ status: 'True', lastTransitionTime: iso(installedAt) });
+    expect(at('a', 'Ready')).toMatchObject({ status: 'True', lastTransitionTime: iso(readyAt) });
+
+    // The entry turns invalid: ConfigValid changes at that load and keeps that time through a
+    // later load that leaves the entry as it was; the others are untouched.
+    const rejectedAt = t.clock.now();
+    t.controller.applyConfig(loaded([], [issue('a', 'unknown transport "htp"')], ['a']));
+    await t.settle();
+    t.clock.increment(5_000);
+    t.controller.applyConfig(loaded([spec({ name: 'b' })], [issue('a', 'unknown transport "htp"')], ['a']));
+    await t.settle();
+    t.clock.increment(5_000);
+    expect(at('a', 'ConfigValid')).toMatchObject({ status: 'False', lastTransitionTime: iso(rejectedAt) });
+    expect(at('a', 'Ready')).toMatchObject({ status: 'True', lastTransitionTime: iso(readyAt) });
+    expect(at('b', 'ConfigValid')).toMatchObject({ status: 'True', lastTransitionTime: iso(rejectedAt + 5_000) });
+
+    // A valid change to b's spec keeps ConfigValid's time: its status did not change.
+    t.controller.applyConfig(loaded([spec({ name: 'b', env: { X: '1' } })], [issue('a', 'unknown transport "htp"')], ['a']));
+    await t.settle();
+    expect(at('b', 'ConfigValid')).toMatchObject({ status: 'True', lastTransitionTime: iso(rejectedAt + 5_000) });
+  });
+
   it('a new entry that is invalid shows as failed with its error, and nothing runs for it', async () => {
     const t = setup();
     t.controller.applyConfig(loaded([], [issue('x', 'command is required')], ['x']));
