@@ -173,7 +173,7 @@ describe('gateway over Streamable HTTP', () => {
       onprogress: () => abort.abort('enough'),
     });
     await expect(slow).rejects.toThrow();
-    await waitFor(async () => (await readFile(events, 'utf8')).includes('CANCELLED'), { timeoutMs: 5_000, message: 'server saw the cancel' });
+    await waitFor(async () => (await readFile(events, 'utf8')).includes('CANCELLED'), { timeoutMs: 15_000, message: 'server saw the cancel' });
     expect(await readFile(events, 'utf8')).not.toContain('FINISHED');
 
     // list_changed when a server is added to the config, and when one is removed.
@@ -181,12 +181,12 @@ describe('gateway over Streamable HTTP', () => {
     await atomicSave(file, base + fixture + extra);
     const beforeAdd = changes.length;
     await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'extra_whoami'), { timeoutMs: 30_000, message: 'extra listed' });
-    await waitFor(() => changes.length > beforeAdd, { timeoutMs: 5_000, message: 'list_changed after adding' });
+    await waitFor(() => changes.length > beforeAdd, { timeoutMs: 15_000, message: 'list_changed after adding' });
     const afterAdd = changes.length;
     await atomicSave(file, base + fixture);
     // Other servers announce changes of their own too: wait for the removal itself, then for its notice.
     await waitFor(async () => !(await client.listTools()).tools.some((t) => t.name.startsWith('extra_')), { timeoutMs: 15_000, message: 'extra unlisted' });
-    await waitFor(() => changes.length > afterAdd, { timeoutMs: 5_000, message: 'list_changed after removing' });
+    await waitFor(() => changes.length > afterAdd, { timeoutMs: 15_000, message: 'list_changed after removing' });
   });
 
   it('keeps the session through a crash: calls fail clearly while the server is down, then work again', async () => {
@@ -256,7 +256,7 @@ describe('gateway over Streamable HTTP', () => {
     try {
       await atomicSave(file, config('new'));
       after = await orch.until((s) => byName(s, 'fixture')?.state === 'running' && byName(s, 'fixture')!.pid !== first.pid && !byName(s, 'fixture')!.replacement, 'replaced', 30_000);
-      await waitFor(() => [...seen].some((s) => s.endsWith(':new')), { timeoutMs: 5_000, message: 'calls reach the new instance' });
+      await waitFor(() => [...seen].some((s) => s.endsWith(':new')), { timeoutMs: 15_000, message: 'calls reach the new instance' });
     } finally {
       await loop.stop();
     }

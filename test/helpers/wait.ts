@@ -1,7 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface WaitForOptions {
-  /** Give up after this long; the test fails with `message`. */
+  /**
+   * Give up after this long; the test fails with `message`. Default 15 s: a wait ends as soon as
+   * its condition holds, so the bound only matters on a loaded machine (CI runs two test files
+   * at once on two cores), where a real server can take seconds to start.
+   */
   timeoutMs?: number;
   /** How often to re-evaluate the condition. */
   intervalMs?: number;
@@ -16,7 +20,7 @@ export interface WaitForOptions {
  */
 export async function waitFor<T>(
   condition: () => T | Promise<T>,
-  { timeoutMs = 5_000, intervalMs = 20, message = 'condition' }: WaitForOptions = {},
+  { timeoutMs = 15_000, intervalMs = 20, message = 'condition' }: WaitForOptions = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
