@@ -169,13 +169,14 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
     log.debug({ event, entry: basename(entry) }, 'config folder event');
     schedule();
   });
-  // chokidar filters what it reports: in poll mode it drops a change whose size and mtime both
-  // match the previous stat, which is exactly an atomic save of same-length content within one
-  // clock tick of the last write (the inode changed, the name did not). Its raw events carry every
-  // change the kernel or the stat poll saw; the content hash decides whether anything changed.
-  watcher.on('raw', (event: string, entry: string) => {
-    if (!relevant(entry)) return;
-    log.debug({ event, entry: basename(entry) }, 'config folder raw event');
+  // chokidar filters what it reports: in poll mode it drops a change unless the size differs or
+  // the mtime grew, which misses an atomic save of same-length content within one clock tick of
+  // the last write (the inode changed, the name did not). Its raw events carry every change the
+  // kernel or the stat poll saw; the content hash decides whether anything changed. A raw event
+  // without a name (fs.watch may give none) could be the file, so it schedules a read too.
+  watcher.on('raw', (event: string, entry: string | null | undefined) => {
+    if (typeof entry === 'string' && !relevant(entry)) return;
+    log.debug({ event, entry: typeof entry === 'string' ? basename(entry) : null }, 'config folder raw event');
     schedule();
   });
   watcher.on('error', (error: unknown) => {
