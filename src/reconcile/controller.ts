@@ -49,6 +49,8 @@ interface Instance {
   since: number;
   /** Cloned, Installed and Ready, brought up to date at each state change (ConfigValid is the entry's). */
   conditions: Condition[];
+  /** The entry's ConfigValid at the latest load that still listed it: shown once the entry is removed. */
+  configValid: Condition;
   cloned?: { ok: boolean; reason: string; message: string };
   installed?: { ok: boolean; reason: string; message: string };
   lastExitAt?: number;
@@ -60,7 +62,7 @@ interface ConfiguredEntry {
   spec?: ServerSpec;
   /** Why the current entry was rejected. */
   issue?: string;
-  /** ISO time of the load that last changed the entry's spec or its validity. */
+  /** ISO time of the load that last changed anything in the entry's spec, or its validity. */
   since: string;
   /** Dated by the load that last turned it True or False. */
   configValid: Condition;
@@ -120,8 +122,9 @@ export class Controller {
     const desired = new Map<string, Omit<DesiredServer, 'held'>>();
     const entry = (name: string, spec: ServerSpec | undefined, issue: string | undefined): ConfiguredEntry => {
       const before = this.configured.get(name);
-      const same = before !== undefined && before.issue === issue && (before.spec && specHash(before.spec)) === (spec && specHash(spec));
-      const valid = { type: 'ConfigValid' as const, status: issue ? ('False' as const) : ('True' as const), reason: issue ? 'Invalid' : 'Valid', message: issue ?? '' };
+      // The whole spec, not specHash: `enabled` and the gateway's fields change what status shows too.
+      const same = before !== undefined && before.issue === issue && JSON.stringify(before.spec) === JSON.stringify(spec);
+      const valid = issue ? { type: 'ConfigValid' as const, status: 'False' as const, reason: 'Invalid', message: issue } : validCondition(at);
       const [configValid] = mergeConditions(before ? [before.configValid] : [], [valid], at) as [Condition];
       return { spec, issue, since: same ? before.since : at, configValid };
     };
@@ -143,6 +146,10 @@ export class Controller {
     }
     this.configured = configured;
     this.desired = desired;
+    for (const instance of this.instances.values()) {
+      const entry = configured.get(instance.name);
+      if (entry) instance.configValid = entry.configValid;
+    }
 
     this.log.info(
       { generation: this.generation, servers: desired.size, rejected: result.rejectedNames.length },
@@ -264,6 +271,7 @@ export class Controller {
       state: 'pending',
       since: this.clock.now(),
       conditions: [],
+      configValid: this.configured.get(spec.name)?.configValid ?? validCondition(this.isoNow()),
     };
     instance.conditions = mergeConditions([], instanceConditions(instance, actor.getSnapshot().context), new Date(instance.since).toISOString());
     this.instances.set(id, instance);
@@ -288,7 +296,14 @@ export class Controller {
       instance.installed = { ok: true, reason: context.reason, message: context.message ?? '' };
     }
     if (context.reason === 'InstallFailed') instance.installed = { ok: false, reason: 'InstallFailed', message: context.message ?? '' };
-    instance.conditions = mergeConditions(instance.conditions, instanceConditions(instance, context), new Date(instance.since).toISOString());
+    // A successor taking over from a running predecessor (build, then swap) continues the
+    // server's conditions: Ready, for one, never went False.
+    const predecessor = to === 'running' ? this.servingBefore(instance) : undefined;
+    instance.conditions = mergeConditions(
+      predecessor?.conditions ?? instance.conditions,
+      instanceConditions(instance, context),
+      new Date(instance.since).toISOString(),
+    );
     const processEnded = from === 'starting' || from === 'running' || from === 'stopping';
     if (processEnded && (to === 'backoff' || RESTING.has(to))) {
       instance.lastExitAt = instance.since;
@@ -383,6 +398,15 @@ export class Controller {
     }
   }
 
+  /** The instance of the same name still serving beside `successor`, if any. */
+  private servingBefore(successor: Instance): Instance | undefined {
+    for (const instance of this.instances.values()) {
+      if (instance === successor) return undefined;
+      if (instance.name === successor.name && !instance.terminating && instance.state === 'running') return instance;
+    }
+    return undefined;
+  }
+
   private activeInstance(name: string): Instance | undefined {
     let found: Instance | undefined;
     for (const instance of this.instances.values()) {
@@ -409,8 +433,8 @@ export class Controller {
   serverStatus(name: string): ServerStatus {
     const entry = this.configured.get(name);
     const instance = this.activeInstance(name);
-    // Only an instance left over from a removed entry has no entry: its config is the last good one.
-    const configValid: Condition = entry?.configValid ?? { type: 'ConfigValid', status: 'True', reason: 'Valid', message: '', lastTransitionTime: new Date(instance?.since ?? this.clock.now()).toISOString() };
+    // Only an instance whose entry was removed has no entry: it shows the entry as last loaded.
+    const configValid = entry?.configValid ?? instance?.configValid ?? validCondition(this.isoNow());
 
     if (!instance) {
       const spec = entry?.spec;
@@ -546,4 +570,8 @@ function instanceConditions(instance: Instance, context: ServerContext): Omit<Co
     { type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'Ready' : context.reason, message: ready ? '' : (context.message ?? '') },
   );
   return conditions;
+}
+
+function validCondition(at: string): Condition {
+  return { type: 'ConfigValid', status: 'True', reason: 'Valid', message: '', lastTransitionTime: at };
 }

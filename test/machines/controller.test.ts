@@ -181,6 +181,53 @@ describe('controller', () => {
     expect(at('b', 'ConfigValid')).toMatchObject({ status: 'True', lastTransitionTime: iso(rejectedAt + 5_000) });
   });
 
+  it('keeps condition times through a build-then-swap, a removal and a disable', async () => {
+    const t = setup({ autoClone: true, autoInstall: true });
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const at = (name: string, type: string) => t.server(name).conditions.find((c) => c.type === type);
+    const readyAt = t.clock.now();
+    const [procA, procB] = [await t.running([spec({ name: 'a' }), spec({ name: 'b' })], 'a'), t.procOf('b')];
+    procB.ready();
+    await t.settle();
+
+    // b's env changes: its successor takes over, and b was Ready all along.
+    t.clock.increment(10_000);
+    t.controller.applyConfig(loaded([spec({ name: 'a' }), spec({ name: 'b', env: { X: '1' } })]));
+    await t.settle();
+    t.clock.increment(2_000);
+    t.effects.processes.at(-1)!.ready();
+    await t.settle();
+    procB.exit(null, 'SIGTERM');
+    await t.settle();
+    expect(t.server('b').pid).toBe(t.effects.processes.at(-1)!.pid);
+    expect(at('b', 'Ready')).toMatchObject({ status: 'True', lastTransitionTime: iso(readyAt) });
+    expect(at('b', 'Installed')).toMatchObject({ status: 'True', lastTransitionTime: iso(readyAt) });
+
+    // a's entry turns invalid, then goes: while its instance stops, it shows the entry as last loaded.
+    t.clock.increment(10_000);
+    const rejectedAt = t.clock.now();
+    t.controller.applyConfig(loaded([spec({ name: 'b', env: { X: '1' } })], [issue('a', 'unknown transport "htp"')], ['a']));
+    await t.settle();
+    t.clock.increment(10_000);
+    t.controller.applyConfig(loaded([spec({ name: 'b', env: { X: '1' } })]));
+    await t.settle();
+    expect(t.server('a').state).toBe('stopping');
+    expect(at('a', 'ConfigValid')).toMatchObject({ status: 'False', lastTransitionTime: iso(rejectedAt) });
+    procA.exit(null, 'SIGTERM');
+    await t.settle();
+
+    // b is disabled: not Ready from that load on, though its hash-relevant fields did not change.
+    t.clock.increment(10_000);
+    const disabledAt = t.clock.now();
+    t.controller.applyConfig(loaded([spec({ name: 'b', env: { X: '1' }, enabled: false })]));
+    await t.settle();
+    t.effects.processes.at(-1)!.exit(null, 'SIGTERM');
+    await t.settle();
+    t.clock.increment(10_000);
+    expect(t.server('b')).toMatchObject({ state: 'stopped', since: iso(disabledAt) });
+    expect(at('b', 'Ready')).toMatchObject({ status: 'False', lastTransitionTime: iso(disabledAt) });
+  });
+
   it('a new entry that is invalid shows as failed with its error, and nothing runs for it', async () => {
     const t = setup();
     t.controller.applyConfig(loaded([], [issue('x', 'command is required')], ['x']));
