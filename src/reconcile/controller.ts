@@ -49,8 +49,6 @@ interface Instance {
   since: number;
   /** Cloned, Installed and Ready, brought up to date at each state change (ConfigValid is the entry's). */
   conditions: Condition[];
-  /** The entry's ConfigValid at the latest load that still listed it: shown once the entry is removed. */
-  configValid: Condition;
   cloned?: { ok: boolean; reason: string; message: string };
   installed?: { ok: boolean; reason: string; message: string };
   lastExitAt?: number;
@@ -64,8 +62,6 @@ interface ConfiguredEntry {
   issue?: string;
   /** ISO time of the load that last changed anything in the entry's spec, or its validity. */
   since: string;
-  /** Dated by the load that last turned it True or False. */
-  configValid: Condition;
 }
 
 const RESTING: ReadonlySet<ServerStateName> = new Set(['stopped', 'failed']);
@@ -81,6 +77,11 @@ export class Controller {
   private desired = new Map<string, Omit<DesiredServer, 'held'>>();
   /** Every entry of the current file by name (including disabled and rejected ones). */
   private configured = new Map<string, ConfiguredEntry>();
+  /**
+   * Each name's ConfigValid, dated by the load that last turned it True or False. Kept after the
+   * entry is removed, so an instance still stopping shows the entry as last loaded.
+   */
+  private readonly configValid = new Map<string, Condition>();
   private held = new Set<string>();
   private generation = 0;
   private observedGeneration = 0;
@@ -125,8 +126,9 @@ export class Controller {
       // The whole spec, not specHash: `enabled` and the gateway's fields change what status shows too.
       const same = before !== undefined && before.issue === issue && JSON.stringify(before.spec) === JSON.stringify(spec);
       const valid = issue ? { type: 'ConfigValid' as const, status: 'False' as const, reason: 'Invalid', message: issue } : validCondition(at);
-      const [configValid] = mergeConditions(before ? [before.configValid] : [], [valid], at) as [Condition];
-      return { spec, issue, since: same ? before.since : at, configValid };
+      const previous = this.configValid.get(name);
+      this.configValid.set(name, mergeConditions(previous ? [previous] : [], [valid], at)[0]!);
+      return { spec, issue, since: same ? before.since : at };
     };
     for (const spec of result.config.servers) configured.set(spec.name, entry(spec.name, spec, undefined));
     for (const name of result.rejectedNames) {
@@ -146,10 +148,6 @@ export class Controller {
     }
     this.configured = configured;
     this.desired = desired;
-    for (const instance of this.instances.values()) {
-      const entry = configured.get(instance.name);
-      if (entry) instance.configValid = entry.configValid;
-    }
 
     this.log.info(
       { generation: this.generation, servers: desired.size, rejected: result.rejectedNames.length },
@@ -271,7 +269,6 @@ export class Controller {
       state: 'pending',
       since: this.clock.now(),
       conditions: [],
-      configValid: this.configured.get(spec.name)?.configValid ?? validCondition(this.isoNow()),
     };
     instance.conditions = mergeConditions([], instanceConditions(instance, actor.getSnapshot().context), new Date(instance.since).toISOString());
     this.instances.set(id, instance);
@@ -433,8 +430,7 @@ export class Controller {
   serverStatus(name: string): ServerStatus {
     const entry = this.configured.get(name);
     const instance = this.activeInstance(name);
-    // Only an instance whose entry was removed has no entry: it shows the entry as last loaded.
-    const configValid = entry?.configValid ?? instance?.configValid ?? validCondition(this.isoNow());
+    const configValid = this.configValid.get(name) ?? validCondition(this.isoNow());
 
     if (!instance) {
       const spec = entry?.spec;
