@@ -1,5 +1,10 @@
+const NAME_CHARACTERS = '[A-Za-z0-9][A-Za-z0-9_-]{0,31}';
+
 /** What a server name must look like: it names a folder, a log binding, a tool prefix and a URL path. */
-export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+export const NAME_PATTERN = new RegExp(`^${NAME_CHARACTERS}$`);
+
+/** A server name as one captured (`name`) URL path segment, for route patterns. */
+export const NAME_SEGMENT = `(?<name>${NAME_CHARACTERS})`;
 
 const NAME_RULE = 'use 1-32 letters, digits, "_" or "-", starting with a letter or digit';
 

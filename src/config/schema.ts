@@ -173,7 +173,7 @@ export function schemaIssuesAt(error: z.ZodError, base: FieldPath, unset: readon
 }
 
 /** Turn zod's issues into ours: paths kept, the custom `at` marker read back. */
-export function schemaIssues(error: z.ZodError): SchemaIssue[] {
+function schemaIssues(error: z.ZodError): SchemaIssue[] {
   return error.issues.map((issue) => {
     const params: unknown = 'params' in issue ? issue.params : undefined;
     const atKey = typeof params === 'object' && params !== null && 'at' in params && params.at === 'key';

@@ -10,7 +10,7 @@ import { ActionError, type ControlActions } from './actions.js';
 import type { EventLog } from './events.js';
 import { HttpError, sendJson, type Route } from './http.js';
 import { openSse } from './sse.js';
-import { NAME_SEGMENT } from './status-routes.js';
+import { NAME_SEGMENT } from '../config/names.js';
 
 export interface ApiOptions {
   actions: ControlActions;

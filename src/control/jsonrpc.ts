@@ -122,18 +122,9 @@ export class JsonRpcHandler {
   ) {}
 
   /**
-   * The response text for one HTTP body, or undefined when nothing is to be answered (only
-   * notifications). Never rejects. An `exit` request's process exit runs just after this resolves.
-   */
-  async handle(body: string): Promise<string | undefined> {
-    const outcome = await this.dispatch(body);
-    if (outcome.after) setImmediate(outcome.after);
-    return outcome.text;
-  }
-
-  /**
-   * As {@link handle}, but hands back the post-answer work instead of scheduling it, so a transport
-   * can run it once the answer is written. Never rejects.
+   * The response text for one HTTP body (undefined when nothing is to be answered: only
+   * notifications), and the work to run once it is written (an `exit` request's process exit).
+   * Never rejects.
    */
   async dispatch(body: string): Promise<RpcOutcome> {
     let parsed: unknown;

@@ -1,9 +1,6 @@
 import type { Controller } from '../reconcile/controller.js';
 import { sendJson, type Route } from './http.js';
 
-/** Server names as the config allows them; anything else cannot name a server. */
-export const NAME_SEGMENT = '(?<name>[A-Za-z0-9][A-Za-z0-9_-]{0,31})';
-
 /** Health and readiness, for container probes: never behind the token. */
 export function statusRoutes(controller: Controller): Route[] {
   return [

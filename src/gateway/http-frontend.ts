@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import { HttpError, readBody, type Route } from '../control/http.js';
-import { NAME_SEGMENT } from '../control/status-routes.js';
+import { NAME_SEGMENT } from '../config/names.js';
 import type { Gateway } from './gateway.js';
 import { ErrorCodes, failure, isMessage, isRequest, RawResponse, serialize, type Answer, type Id, type Message, type Notification, type Request, type Response } from './jsonrpc.js';
 import type { Session } from './session.js';

@@ -342,13 +342,14 @@ describe('JSON-RPC lifecycle (LSP)', () => {
     expect(t.exits).toEqual([0]);
   });
 
-  it('handle() gives the text, undefined for notifications, and exits after resolving', async () => {
+  it('dispatch() gives the text, undefined for notifications, and leaves the exit for after the answer', async () => {
     const fake = fakeActions();
     const handler = new JsonRpcHandler(fake.actions, silentLogger());
-    expect(await handler.handle('{"jsonrpc":"2.0","method":"servers/list"}')).toBeUndefined();
-    const text = await handler.handle('{"jsonrpc":"2.0","id":1,"method":"exit"}');
-    expect(JSON.parse(text ?? '')).toEqual({ jsonrpc: '2.0', id: 1, result: null });
+    expect((await handler.dispatch('{"jsonrpc":"2.0","method":"servers/list"}')).text).toBeUndefined();
+    const outcome = await handler.dispatch('{"jsonrpc":"2.0","id":1,"method":"exit"}');
+    expect(JSON.parse(outcome.text ?? '')).toEqual({ jsonrpc: '2.0', id: 1, result: null });
     expect(fake.exits).toEqual([]);
+    outcome.after?.();
     await waitFor(() => fake.exits.length === 1, { message: 'exit called' });
     expect(fake.exits).toEqual([1]);
   });
