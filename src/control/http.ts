@@ -18,6 +18,11 @@ export interface Route {
   method: string | string[];
   /** Matched against the whole path; named groups become `params`. */
   path: RegExp;
+  /**
+   * Open without the token and the Host/Origin checks: the health checks (container probes carry
+   * no token) and the dashboard's static page and assets, which hold no data.
+   */
+  public?: true;
   handle(context: RouteContext): void | Promise<void>;
 }
 
@@ -68,8 +73,6 @@ export interface HttpServerOptions {
   port: number;
   routes: Route[];
   access: AccessPolicy;
-  /** Whether the public paths (health checks, dashboard page) are open without the token; default true. */
-  openPublicPaths?: boolean;
   log: Logger;
 }
 
@@ -93,19 +96,28 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://orchestrator.invalid');
-    const verdict = checkAccess(req, url.pathname, options.access, options.openPublicPaths ?? true);
+    // Only a public route's path skips the checks: an unknown path is behind them too.
+    let matched: { route: Route; match: RegExpExecArray } | undefined;
+    let pathMatched = false;
+    let publicPath = false;
+    for (const route of routes) {
+      const match = route.path.exec(url.pathname);
+      if (!match) continue;
+      pathMatched = true;
+      publicPath ||= route.public === true;
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      if (!methods.includes(req.method ?? 'GET')) continue;
+      matched = { route, match };
+      break;
+    }
+    const verdict = publicPath ? ({ ok: true } as const) : checkAccess(req, options.access);
     if (!verdict.ok) {
       if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
       sendError(res, new HttpError(verdict.status, verdict.message));
       return;
     }
-    let pathMatched = false;
-    for (const route of routes) {
-      const match = route.path.exec(url.pathname);
-      if (!match) continue;
-      pathMatched = true;
-      const methods = Array.isArray(route.method) ? route.method : [route.method];
-      if (!methods.includes(req.method ?? 'GET')) continue;
+    if (matched) {
+      const { route, match } = matched;
       try {
         await route.handle({ req, res, url, params: { ...match.groups } });
       } catch (error) {

@@ -263,9 +263,8 @@ export function startJsonRpcServer(options: JsonRpcServerOptions): Promise<Runni
   return startHttpServer({
     host: options.host,
     port: options.port,
+    // No route here is public: every path of this listener is the control door.
     access,
-    // Every path of this listener is the control door: none is open without the token.
-    openPublicPaths: false,
     log: options.log,
     routes: [{ method: 'POST', path: /^\/.*$/, handle: ({ req, res }) => answer(handler, req, res) }],
   });

@@ -19,18 +19,10 @@ export function generateToken(): string {
 }
 
 export interface AccessPolicy {
-  /** Required on every path but the health checks; undefined on a loopback listener without one. */
+  /** Required on every path but the public routes; undefined on a loopback listener without one. */
   token?: string;
   /** Requests must name a loopback Host (DNS-rebinding guard) when the listener is loopback. */
   loopbackOnly: boolean;
-}
-
-/**
- * Open without a token: the health checks (container probes carry none) and the dashboard's static
- * page and assets, which hold no data and ask for the token themselves.
- */
-export function isPublicPath(path: string): boolean {
-  return path === '/healthz' || path === '/readyz' || path === '/' || path === '/favicon.svg' || path.startsWith('/dashboard/');
 }
 
 export type AccessVerdict = { ok: true } | { ok: false; status: 401 | 403; message: string };
@@ -51,13 +43,11 @@ function hostName(hostHeader: string): string {
 }
 
 /**
- * Judge one request. The public paths are open (container probes carry no token) unless
- * `openPublicPaths` is false (a listener that serves nothing but the control API); a browser
- * page from another origin is refused even with a token, so a malicious site cannot drive the API
- * through a user's browser.
+ * Judge one request to a path that is not public (see `Route.public`). A browser page from another
+ * origin is refused even with a token, so a malicious site cannot drive the API through a user's
+ * browser.
  */
-export function checkAccess(req: IncomingMessage, path: string, policy: AccessPolicy, openPublicPaths = true): AccessVerdict {
-  if (openPublicPaths && isPublicPath(path)) return { ok: true };
+export function checkAccess(req: IncomingMessage, policy: AccessPolicy): AccessVerdict {
   const hostHeader = req.headers.host ?? '';
   if (policy.loopbackOnly && !isLoopbackHost(hostName(hostHeader))) {
     return { ok: false, status: 403, message: `Host "${hostName(hostHeader)}" is not a loopback name; this listener only answers to localhost (DNS-rebinding guard)` };

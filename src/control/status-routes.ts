@@ -7,11 +7,13 @@ export function statusRoutes(controller: Controller): Route[] {
     {
       method: 'GET',
       path: /^\/healthz$/,
+      public: true,
       handle: ({ res }) => sendJson(res, 200, { status: 'ok' }),
     },
     {
       method: 'GET',
       path: /^\/readyz$/,
+      public: true,
       // Public (probes carry no token): names, states and reasons only, never error text.
       handle: ({ res }) => {
         const status = controller.status();

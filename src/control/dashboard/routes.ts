@@ -1,7 +1,7 @@
 /**
  * The dashboard: a static page and its assets, served from this folder with a strict CSP. The page
  * holds no data; it reads everything from the JSON API on the same origin (and asks for the token
- * itself), so these paths are public (see `isPublicPath` in ../security.ts).
+ * itself), so its routes are public (`Route.public`).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -93,6 +93,7 @@ export function dashboardRoutes(options: DashboardOptions = {}): Route[] {
   return Object.entries(ASSETS).map(([path, asset]) => ({
     method: ['GET', 'HEAD'],
     path: new RegExp(`^${path.replace(/[.]/g, '\\.')}$`),
+    public: true,
     handle: ({ req, res }) => serve(asset, req, res),
   }));
 }
