@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sha256 } from '../../src/config/watch.js';
 import { atomicSave } from '../helpers/editors.js';
 import { useScratch, byName, startCli, type RunningOrchestrator, steadyServer, STEADY } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
@@ -109,15 +110,17 @@ describe('control API', () => {
     const unchanged = await orch.api<{ changed: boolean; generation: number }>('/api/reload', { method: 'POST', ...auth });
     expect(unchanged).toMatchObject({ status: 200, body: { changed: false } });
     // Written in place without a watcher event in between is still picked up by a reload.
-    await writeFile(scratch.file, `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}${stdio('b')}`);
+    const edited = `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}${stdio('b')}`;
+    await writeFile(scratch.file, edited);
     const reloaded = await orch.api<{ changed: boolean; accepted: boolean; generation: number }>('/api/reload', { method: 'POST', ...auth });
     expect(reloaded.body).toMatchObject({ accepted: true });
     await waitFor(async () => (await orch.api<{ servers: { name: string }[] }>('/api/servers', auth)).body.servers.some((s) => s.name === 'b'), {
       message: 'b configured',
     });
-    // The watcher sees the same write after its debounce: applied once is enough. An absence has
-    // no condition to wait on, so give the watcher well past its 150 ms debounce.
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    // The watcher reads the same write after its debounce: applied once is enough.
+    await waitFor(() => orch.logs.some((l) => l.msg === 'config file changed' && l.sha256 === sha256(edited).slice(0, 12)), {
+      message: 'the watcher read the edit',
+    });
     const after = await orch.api<{ changed: boolean; generation: number }>('/api/reload', { method: 'POST', ...auth });
     expect(after.body).toMatchObject({ changed: false, generation: unchanged.body.generation + 1 });
   });

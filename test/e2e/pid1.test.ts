@@ -11,11 +11,10 @@ import { environHasToken, snapshotProcesses } from '../../src/runtime/procfs.js'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OrchestratorStatus } from '../../src/reconcile/status.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withinMs } from '../helpers/wait.js';
 import { freePort } from '../helpers/net.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -180,7 +179,7 @@ async function stopAsPid1(entrypoint: (configFile: string, listen: string) => st
   const signalledAt = Date.now();
   process.kill(init, 'SIGTERM');
   const bound = GRACE_MS + 5_000;
-  const exit = await Promise.race([current.exited, sleep(bound, undefined)]);
+  const exit = await withinMs(current.exited, bound);
   if (exit === undefined) throw new Error(`PID 1 did not exit within ${bound} ms of SIGTERM${diagnose()}`);
 
   let left: { pid: number; cmdline: string }[] = [];
@@ -216,7 +215,7 @@ afterEach(async () => {
         // Already gone.
       }
     }
-    await Promise.race([current.exited, sleep(5_000)]);
+    await withinMs(current.exited, 5_000);
   }
   if (dir) await rm(dir, { recursive: true, force: true });
   dir = undefined;
