@@ -51,8 +51,8 @@ function sseEvent(message: Message | Answer): string {
   return sseFrameOf(message instanceof RawResponse && json.includes('\r') ? json.replaceAll('\r', '') : json, { event: 'message' });
 }
 
-function jsonRpcHttpError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+function jsonRpcHttpError(res: ServerResponse, status: number, code: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(failure(null, code, message)));
 }
 

@@ -83,9 +83,12 @@ export class Registry {
     return upstream ? [upstream] : [];
   }
 
-  /** Every instance attached, for broadcasts such as logging/setLevel. */
+  /** The instance serving each attached server, by server name: listings and broadcasts alike. */
   primaries(): Upstream[] {
-    return [...this.attached.keys()].map((s) => this.primary(s)).filter((u): u is Upstream => u !== undefined);
+    return [...this.attached.keys()]
+      .sort()
+      .map((s) => this.primary(s))
+      .filter((u): u is Upstream => u !== undefined);
   }
 
   /** Apply the [gateway] separator and each server's tool filter; servers not named lose theirs. */
@@ -157,19 +160,12 @@ export class Registry {
     this.timer.unref();
   }
 
-  private ready(): Upstream[] {
-    return [...this.attached.keys()]
-      .sort()
-      .map((s) => this.primary(s))
-      .filter((u): u is Upstream => u !== undefined);
-  }
-
   private allowed(server: string, tool: string): boolean {
     return this.filters.get(server)?.(tool) ?? true;
   }
 
   private build(): View {
-    const upstreams = this.ready();
+    const upstreams = this.primaries();
     const tools = this.publish('tool', upstreams.flatMap((u) => u.lists.tools.filter((t) => this.allowed(u.server, t.name)).map((item) => ({ server: u.server, item }))), this.knownTools);
     const prompts = this.publish('prompt', upstreams.flatMap((u) => u.lists.prompts.map((item) => ({ server: u.server, item }))), this.knownPrompts);
     return { tools: tools.items, prompts: prompts.items, toolRoutes: tools.routes, promptRoutes: prompts.routes, ...this.resourcesOf(upstreams) };

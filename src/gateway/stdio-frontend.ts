@@ -73,7 +73,11 @@ export function serveStdio(gateway: Gateway, options: StdioFrontendOptions): Pro
   );
   return new Promise((resolve) => {
     input.on('data', (chunk: Buffer) => reader.push(chunk));
+    let finished = false;
+    // 'end' and then 'close' both come when the client goes; the session ends once.
     const finish = () => {
+      if (finished) return;
+      finished = true;
       reader.end();
       gateway.endSession(session);
       resolve();
