@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { readProcStat, snapshotProcesses, type ProcStat } from '../src/runtime/procfs.js';
+import { ProcessTree } from '../src/runtime/processtree.js';
+import { readProcStat, snapshotProcesses } from '../src/runtime/procfs.js';
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -66,72 +67,27 @@ export function cpuSinceMs(before: ReadonlyMap<number, number>): number {
   return (ticks * 1000) / ticksPerSecond();
 }
 
-function signal(target: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(target, sig);
-  } catch {
-    // ESRCH: already gone.
-  }
-}
-
-/** A process seen earlier: its pid and start time, so a reused pid is never signalled. */
-export type Seen = Map<number, number>;
-
-/** Adds `roots` and every live descendant of them to `seen`. */
-export function remember(seen: Seen, roots: Iterable<number>): void {
-  for (const root of roots) {
-    for (const pid of [root, ...descendants(root)]) {
-      const stat = readProcStat(pid);
-      if (stat && stat.state !== 'Z' && !seen.has(pid)) seen.set(pid, stat.startTime);
-    }
-  }
-}
-
-function alive(seen: Seen): ProcStat[] {
-  const out: ProcStat[] = [];
-  for (const [pid, start] of seen) {
-    const stat = readProcStat(pid);
-    if (stat && stat.state !== 'Z' && stat.startTime === start) out.push(stat);
-  }
-  return out;
-}
-
 /**
- * Ends every process in `seen` and below `roots`: SIGTERM to each of their process groups
- * (a tree may span several: supergateway and the orchestrator start servers in groups of
- * their own) and to each process, then SIGKILL to whatever is left after `graceMs`. Processes
- * remembered earlier are found even after their parent died and they were re-parented.
- * Never signals the bench's own group.
+ * Ends every process of `trees`: SIGTERM to each (its group, its descendants, and members seen
+ * by earlier sweeps even if re-parented since), then SIGKILL to whatever is left after `graceMs`.
  */
-export async function killAll(roots: readonly number[], seen: Seen = new Map(), graceMs = 3000): Promise<void> {
-  const ownGroup = readProcStat(process.pid)?.pgrp;
-  const send = (sig: NodeJS.Signals): number => {
-    remember(seen, roots);
-    const live = alive(seen);
-    for (const group of new Set(live.map((s) => s.pgrp))) {
-      if (group !== ownGroup && group > 1) signal(-group, sig);
-    }
-    for (const stat of live) signal(stat.pid, sig);
-    return live.length;
-  };
-  if (send('SIGTERM') === 0) return;
+export async function killTrees(trees: readonly ProcessTree[], graceMs = 3000): Promise<void> {
+  const sweep = (signal?: NodeJS.Signals) => trees.reduce((live, tree) => live + tree.sweep(signal), 0);
+  if (sweep('SIGTERM') === 0) return;
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     await sleep(50);
-    remember(seen, roots);
-    if (alive(seen).length === 0) return;
+    if (sweep() === 0) return;
   }
-  send('SIGKILL');
+  sweep('SIGKILL');
 }
 
-/** Synchronous last resort for process 'exit': SIGKILL to everything `killAll` would end. */
-export function killAllNow(roots: readonly number[], seen: Seen = new Map()): void {
-  const ownGroup = readProcStat(process.pid)?.pgrp;
-  remember(seen, roots);
-  for (const stat of alive(seen)) {
-    if (stat.pgrp !== ownGroup && stat.pgrp > 1) signal(-stat.pgrp, 'SIGKILL');
-    signal(stat.pid, 'SIGKILL');
-  }
+/** `killTrees` for processes not registered earlier: the trees below `roots` as they are now. */
+export function killAll(roots: readonly number[], graceMs = 3000): Promise<void> {
+  return killTrees(
+    roots.map((root) => new ProcessTree(root)),
+    graceMs,
+  );
 }
 
 /**

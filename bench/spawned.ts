@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { killAll, killAllNow, remember, type Seen } from './procs.js';
+import { ProcessTree } from '../src/runtime/processtree.js';
+import { killTrees } from './procs.js';
 
 /** The last lines a process wrote, kept so a failure can say what the target printed. */
 export class RingBuffer {
@@ -35,25 +36,24 @@ export class RingBuffer {
  * detached, or exec'd through `setsid`), so ending it never signals the bench itself.
  */
 export class ProcessRegistry {
-  private readonly roots = new Set<number>();
-  private readonly seen: Seen = new Map();
+  private readonly trees = new Map<number, ProcessTree>();
 
   add(pid: number | null | undefined): void {
-    if (pid) this.roots.add(pid);
+    if (pid && !this.trees.has(pid)) this.trees.set(pid, new ProcessTree(pid));
   }
 
   /** Notes every process now in the trees, so it is ended even if its parent dies first. */
   remember(): void {
-    remember(this.seen, this.roots);
+    for (const tree of this.trees.values()) tree.sweep();
   }
 
   async killAll(): Promise<void> {
-    await killAll([...this.roots], this.seen);
+    await killTrees([...this.trees.values()]);
   }
 
   /** Synchronous last resort for process 'exit'. */
   killAllNow(): void {
-    killAllNow([...this.roots], this.seen);
+    for (const tree of this.trees.values()) tree.sweep('SIGKILL');
   }
 }
 

@@ -132,26 +132,14 @@ const CLIENT_INFO = { name: 'mcp-orchestrator-bench', version: '1' };
 export const TARGETS: Record<TargetName, TargetDefinition> = {
   'direct-stdio': {
     describe: (p, w) => `the SDK client spawns \`${serverCommand(p, w)}\` (no gateway: the first baseline)`,
-    start: async (ctx) => {
-      const { client, pid, notes } = await startStdio(ctx, ctx.workload.bin, [...ctx.workload.args]);
-      const toolName = await waitForTool(client, ctx.workload.tool, ctx.startTimeoutMs).catch(async (error: unknown) => {
-        await killAll([pid]);
-        throw error;
-      });
-      return finish(ctx, 'direct-stdio', client, toolName, undefined, pid, notes, () => client.close());
-    },
+    start: (ctx) => attachStdio(ctx, 'direct-stdio', ctx.workload.bin, [...ctx.workload.args], ctx.workload.tool, 'none'),
   },
   'stdio-relay': {
     describe: (p, w) =>
       `a zero-parse byte relay (\`node dist/bench/relay.js\`) between the client and \`${serverCommand(p, w)}\`: the floor any stdio gateway process sits on`,
-    start: async (ctx) => {
+    start: (ctx) => {
       const relay = join(ctx.paths.root, 'dist', 'bench', 'relay.js');
-      const { client, pid, notes } = await startStdio(ctx, ctx.paths.node, [relay, ctx.workload.bin, ...ctx.workload.args]);
-      const toolName = await waitForTool(client, ctx.workload.tool, ctx.startTimeoutMs).catch(async (error: unknown) => {
-        await killAll([pid]);
-        throw error;
-      });
-      return finish(ctx, 'stdio-relay', client, toolName, pid, pid, notes, () => client.close());
+      return attachStdio(ctx, 'stdio-relay', ctx.paths.node, [relay, ctx.workload.bin, ...ctx.workload.args], ctx.workload.tool, 'root');
     },
   },
   'orchestrator-http': {
@@ -181,22 +169,8 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
     start: async (ctx) => {
       const port = await freePort();
       const config = writeOrchestratorConfig(ctx, 'stdio');
-      const { client, pid, output } = await startStdio(ctx, ctx.paths.node, [
-        ctx.paths.cli,
-        'run',
-        '--stdio',
-        '--config',
-        config,
-        '--listen',
-        `127.0.0.1:${port}`,
-      ]);
-      try {
-        const toolName = await waitForTool(client, `${ctx.workload.serverName}${SEPARATOR}${ctx.workload.tool}`, ctx.startTimeoutMs);
-        return finish(ctx, 'orchestrator-stdio', client, toolName, pid, pid, [], () => client.close());
-      } catch (error) {
-        await killAll([pid]);
-        throw withOutput(error, output);
-      }
+      const args = [ctx.paths.cli, 'run', '--stdio', '--config', config, '--listen', `127.0.0.1:${port}`];
+      return attachStdio(ctx, 'orchestrator-stdio', ctx.paths.node, args, `${ctx.workload.serverName}${SEPARATOR}${ctx.workload.tool}`, 'cli');
     },
   },
   supergateway: {
@@ -289,7 +263,7 @@ async function attachHttp(
     assertLoopback(port);
     const { client, close } = await Promise.race([proc.died, connectHttp(`http://127.0.0.1:${port}/mcp`)]);
     const toolName = await waitForTool(client, how.tool, ctx.startTimeoutMs);
-    return finish(ctx, name, client, toolName, how.isGateway ? proc.pid : undefined, proc.pid, [], close);
+    return finish(ctx, name, client, toolName, how.isGateway ? 'root' : 'none', proc.pid, close);
   } catch (error) {
     await killAll([proc.pid]);
     throw withOutput(error, proc.output);
@@ -304,37 +278,55 @@ function rel(paths: Paths, file: string): string {
   return file.startsWith(`${paths.root}/`) ? file.slice(paths.root.length + 1) : file;
 }
 
+/**
+ * Which process of a target's tree is the gateway: none (a baseline), the tree's root, or the
+ * process running the orchestrator's CLI (the root itself through setsid; without it, its child).
+ */
+type GatewayProcess = 'none' | 'root' | 'cli';
+
 /** Fills in the pids once the client session exists (supergateway spawns its server only then). */
 function finish(
   ctx: StartContext,
   name: TargetName,
   client: Client,
   toolName: string,
-  gatewayPid: number | undefined,
+  gatewayProcess: GatewayProcess,
   treeRoot: number,
-  notes: string[],
   close: () => Promise<void>,
 ): Target {
-  let gateway = gatewayPid;
-  if (name === 'orchestrator-stdio') {
-    // Through setsid the pid is the orchestrator's; without it, find the process running the CLI.
-    gateway = [treeRoot, ...descendants(treeRoot)].find((pid) => readCmdline(pid).includes(ctx.paths.cli));
-    if (gateway === undefined) throw new Error('cannot find the orchestrator process');
-  }
   const tree = [treeRoot, ...descendants(treeRoot)];
-  const servers = tree.filter((pid) => readCmdline(pid).includes(ctx.workload.bin));
-  notes.push(
+  const commands = new Map(tree.map((pid) => [pid, readCmdline(pid)]));
+  let gatewayPid: number | undefined;
+  if (gatewayProcess === 'root') gatewayPid = treeRoot;
+  if (gatewayProcess === 'cli') {
+    gatewayPid = tree.find((pid) => commands.get(pid)!.includes(ctx.paths.cli));
+    if (gatewayPid === undefined) throw new Error('cannot find the orchestrator process');
+  }
+  const servers = tree.filter((pid) => commands.get(pid)!.includes(ctx.workload.bin));
+  const notes = [
     `With one client session its process tree held ${tree.length} process${tree.length === 1 ? '' : 'es'}, ` +
       `${servers.length} of them running the server`,
-  );
-  return { name, client, workload: ctx.workload, toolName, gatewayPid: gateway, treeRoot, notes, close };
+  ];
+  return { name, client, workload: ctx.workload, toolName, gatewayPid, treeRoot, notes, close };
+}
+
+/** A stdio target: the SDK client spawns `command`, and the target is up once `tool` is listed. */
+async function attachStdio(ctx: StartContext, name: TargetName, command: string, args: string[], tool: string, gateway: GatewayProcess): Promise<Target> {
+  const { client, pid, output } = await startStdio(ctx, command, args);
+  try {
+    const toolName = await waitForTool(client, tool, ctx.startTimeoutMs);
+    return finish(ctx, name, client, toolName, gateway, pid, () => client.close());
+  } catch (error) {
+    await killAll([pid]);
+    throw withOutput(error, output);
+  }
 }
 
 async function startStdio(
   ctx: StartContext,
   command: string,
   args: string[],
-): Promise<{ client: Client; pid: number; output: RingBuffer; notes: string[] }> {
+): Promise<{ client: Client; pid: number; output: RingBuffer }> {
   const output = new RingBuffer();
   const transport = new StdioClientTransport({
     command: ctx.haveSetsid ? 'setsid' : command,
@@ -358,7 +350,7 @@ async function startStdio(
   ctx.registry.add(transport.pid);
   const pid = transport.pid;
   if (pid === null) throw new Error('stdio transport has no pid after connecting');
-  return { client, pid, output, notes: [] };
+  return { client, pid, output };
 }
 
 /**
