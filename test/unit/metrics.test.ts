@@ -172,6 +172,17 @@ describe('Metrics', () => {
     expect(sample('_bucket', { server: 'mem', method: 'prompts/get', tool: '', le: 0.01 })).toBe(1);
   });
 
+  it('counts calls not yet folded in whenever a call metric is read, even straight from the registry', async () => {
+    const t = setup();
+    for (let i = 0; i < 3; i++) t.metrics.observeCall({ server: 'fs', method: 'tools/call', name: 'read', seconds: 0.002, ok: i > 0 });
+    const text = await t.metrics.registry.getSingleMetricAsString(`${P}gateway_call_errors_total`);
+    expect(text).toContain(`${P}gateway_call_errors_total{server="fs",method="tools/call",tool="read"} 1`);
+    t.metrics.observeCall({ server: 'fs', method: 'tools/call', name: 'read', seconds: 0.002, ok: true });
+    const m = await t.scrape();
+    expect(value(m, 'gateway_calls_total', { server: 'fs', tool: 'read' })).toBe(4);
+    expect(value(m, 'gateway_call_errors_total', { server: 'fs', tool: 'read' })).toBe(1);
+  });
+
   it('caps the distinct tool labels of one server', async () => {
     const t = setup();
     for (let i = 0; i < 300; i++) t.metrics.observeCall({ server: 'noisy', method: 'tools/call', name: `t${i}`, seconds: 0.01, ok: true });
