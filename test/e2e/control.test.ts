@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/config/watch.js';
-import { atomicSave } from '../helpers/editors.js';
+import { atomicSave, inPlaceWrite } from '../helpers/editors.js';
 import { useScratch, byName, startCli, type RunningOrchestrator, steadyServer, STEADY } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
@@ -123,6 +123,25 @@ describe('control API', () => {
     });
     const after = await orch.api<{ changed: boolean; generation: number }>('/api/reload', { method: 'POST', ...auth });
     expect(after.body).toMatchObject({ changed: false, generation: unchanged.body.generation + 1 });
+  });
+
+  it('a file caught empty mid-save is rejected: the servers keep running, and the finished save applies', async () => {
+    await writeFile(scratch.file, stdio('a'));
+    const orch = await startCli(scratch.file);
+    await orch.until((s) => byName(s, 'a')?.state === 'running', 'a running');
+    const pid = (await orch.server('a'))!.pid;
+
+    // The truncation an in-place save starts with, seen before the save writes anything.
+    await inPlaceWrite(scratch.file, '');
+    await orch.until((s) => s.configError?.includes('in the middle of an in-place save') === true, 'the empty file rejected');
+    const reload = await orch.api<{ accepted: boolean; generation: number }>('/api/reload', { method: 'POST' });
+    expect(reload.body).toMatchObject({ accepted: false, generation: 1 });
+    expect(await orch.server('a')).toMatchObject({ state: 'running', pid });
+
+    await inPlaceWrite(scratch.file, stdio('a') + stdio('b'));
+    await orch.until((s) => s.configError === null && byName(s, 'b')?.state === 'running', 'the finished save applied');
+    expect(await orch.server('a')).toMatchObject({ state: 'running', pid });
+    expect((await orch.status()).generation).toBe(2);
   });
 
   it('off loopback the API wants the token', async () => {

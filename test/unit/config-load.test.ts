@@ -132,6 +132,16 @@ describe('loadConfigText: defaults', () => {
     });
   });
 
+  it('an empty re-read of a running config is rejected, not taken as "no servers"', () => {
+    for (const text of ['', '\n  \n', '\uFEFF']) {
+      const result = loadConfigText(text, 'mcp_config.toml', {}, { cwd: CWD, reread: true });
+      expect(result.ok).toBe(false);
+      expect(result.issues).toEqual([expect.objectContaining({ file: 'mcp_config.toml', line: 1, column: 1, message: expect.stringContaining('in the middle of an in-place save') })]);
+    }
+    // Anything in it, a comment alone included, is a config like any other.
+    expect(accepted(loadConfigText('# no servers for now\n', 'mcp_config.toml', {}, { cwd: CWD, reread: true })).config.servers).toEqual([]);
+  });
+
   it('fills every server default', () => {
     const result = accepted(load('[[server]]\nname = "local"\ncommand = ["node", "s.js"]\n'));
     expect(result.config.servers).toEqual([
