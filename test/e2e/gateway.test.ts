@@ -12,7 +12,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CreateMessageRequestSchema, ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { atomicSave } from '../helpers/editors.js';
-import { byName, CLI, startCli, type RunningOrchestrator, STEADY, useScratch } from '../helpers/orchestrator.js';
+import { byName, CLI, startCli, trackedEnv, type RunningOrchestrator, STEADY, useScratch } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -314,6 +314,7 @@ describe('gateway over stdio', () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [CLI, 'run', '--stdio', '--config', file, '--listen', '127.0.0.1:0'],
+      env: trackedEnv(),
       stderr: 'pipe',
     });
     const client = new Client({ name: 'e2e-stdio', version: '1.0.0' });

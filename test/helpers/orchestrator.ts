@@ -1,8 +1,10 @@
 /**
  * Runs the built CLI (`dist/src/cli.js run`) as a user would, on a real config file, and talks to
- * it over its HTTP API. Every orchestrator started here is killed by process group in `stopAll`.
+ * it over its HTTP API. `stopAll` kills every orchestrator started here and every process below
+ * it: its servers run in process groups of their own, and outlive a killed orchestrator.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { OrchestratorStatus, ServerStatus } from '../../src/reconcile/status.js';
 import { waitFor, withinMs } from './wait.js';
 import { createLineSplitter, MAX_LINE_BYTES } from '../../src/runtime/lines.js';
+import { ProcessTree, withProcessMarker } from '../../src/runtime/processtree.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 /** An MCP server over stdio that stays up (test/fixtures/e2e/steady.js). */
@@ -53,6 +56,11 @@ export interface RunningOrchestrator {
 }
 
 const running = new Set<ChildProcess>();
+/**
+ * Everything each orchestrator started: its environment carries a marker token of this test run,
+ * and the orchestrator passes it on to every process it spawns, so even an orphan is found.
+ */
+const trees = new Set<ProcessTree>();
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
@@ -62,13 +70,16 @@ export interface StartOptions {
 
 export async function startCli(configFile: string, options: StartOptions = {}): Promise<RunningOrchestrator> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`);
+  const token = `test-${randomUUID()}`;
+  const env = withProcessMarker({ ...(process.env as Record<string, string>), LOG_LEVEL: 'debug', ...options.env }, token);
   const child = spawn(process.execPath, [CLI, 'run', '--config', configFile, '--listen', '127.0.0.1:0', ...(options.args ?? [])], {
     cwd: options.cwd,
-    env: { ...process.env, LOG_LEVEL: 'debug', ...options.env },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
   running.add(child);
+  trees.add(new ProcessTree(child.pid ?? 0, token));
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   const splitter = createLineSplitter((line) => {
@@ -131,19 +142,27 @@ export async function startCli(configFile: string, options: StartOptions = {}): 
   };
 }
 
-/** Kill every orchestrator still running (and its process group). For afterEach/afterAll. */
+/**
+ * The environment for an orchestrator a test starts some other way (an SDK stdio transport):
+ * `stopAll` kills whatever carries it, the orchestrator and everything it spawned.
+ */
+export function trackedEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const token = `test-${randomUUID()}`;
+  trees.add(new ProcessTree(0, token));
+  return withProcessMarker({ ...(process.env as Record<string, string>), ...extra }, token);
+}
+
+/**
+ * Kill every orchestrator started, still running or not, and every process it left: its group,
+ * its descendants and anything carrying its marker. Bounded. For afterEach/afterAll.
+ */
 export async function stopAll(): Promise<void> {
-  await Promise.all(
-    [...running].map(async (child) => {
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-      await withinMs(gone, 5_000);
-    }),
-  );
+  const exits = [...running].map((child) => new Promise<void>((resolve) => child.once('exit', () => resolve())));
+  const sweep = () => [...trees].reduce((live, tree) => live + tree.sweep('SIGKILL'), 0);
+  sweep();
+  await withinMs(Promise.all(exits), 5_000);
+  await waitFor(() => sweep() === 0, { timeoutMs: 5_000, intervalMs: 50, message: 'every process the orchestrators started is gone' });
+  trees.clear();
 }
 
 export const byName = (status: OrchestratorStatus, name: string): ServerStatus | undefined => status.servers.find((s) => s.name === name);
