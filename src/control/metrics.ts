@@ -21,8 +21,10 @@ const LIVE: ReadonlySet<ServerStateName> = new Set(['starting', 'running', 'stop
 const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
- * Calls are counted in batches of this many (and whenever the registry is read): folding one call
- * into prom-client's labelled series costs more than the rest of its trip through the gateway.
+ * Forwarded calls wait in a batch of up to this many before they are folded into prom-client's
+ * series, which validates and hashes their labels: done on the gateway's path, one call at a time,
+ * that cost more than the rest of a call's trip. A full batch is folded after the answers of that
+ * turn are written, and any read of a call metric folds what waits first, so no scrape misses one.
  */
 const FOLD_CALLS_EVERY = 256;
 
@@ -53,6 +55,7 @@ export class Metrics {
   private readonly unsubscribe: () => void;
   private readonly toolsSeen = new Map<string, Set<string>>();
   private unfolded: CallRecord[] = [];
+  private foldScheduled = false;
 
   private readonly state: Gauge<'server' | 'state'>;
   private readonly ready: Gauge<'server'>;
@@ -101,21 +104,39 @@ export class Metrics {
     this.unsubscribe = options.events.subscribe(({ event }) => this.onEvent(event));
   }
 
-  /** Count one forwarded call (the gateway's `onCall`): kept, and folded in with the next batch. */
+  /** Count one forwarded call (the gateway's `onCall`): kept, and folded in with its batch. */
   observeCall(call: CallRecord): void {
-    if (this.unfolded.push(call) >= FOLD_CALLS_EVERY) this.foldCalls();
+    if (this.unfolded.push(call) < FOLD_CALLS_EVERY || this.foldScheduled) return;
+    this.foldScheduled = true;
+    setImmediate(this.foldCalls);
   }
 
-  private foldCalls(): void {
+  /** Calls counted but not yet folded into the series (at most a batch, and a turn's calls). */
+  get unfoldedCalls(): number {
+    return this.unfolded.length;
+  }
+
+  private readonly foldCalls = (): void => {
+    this.foldScheduled = false;
     const calls = this.unfolded;
     this.unfolded = [];
+    // The histogram takes each call; the counters take each label set's sum once.
+    const sums = new Map<string, { labels: Record<'server' | 'method' | 'tool', string>; calls: number; errors: number }>();
     for (const call of calls) {
       const labels = { server: call.server, method: call.method, tool: this.toolLabel(call) };
-      this.calls.inc(labels);
-      if (!call.ok) this.callErrors.inc(labels);
       this.callSeconds.observe(labels, call.seconds);
+      const key = JSON.stringify([labels.server, labels.method, labels.tool]);
+      const sum = sums.get(key);
+      if (sum) {
+        sum.calls += 1;
+        if (!call.ok) sum.errors += 1;
+      } else sums.set(key, { labels, calls: 1, errors: call.ok ? 0 : 1 });
     }
-  }
+    for (const { labels, calls: count, errors } of sums.values()) {
+      this.calls.inc(labels, count);
+      if (errors > 0) this.callErrors.inc(labels, errors);
+    }
+  };
 
   /** The exposition text, with the per-server gauges read from the controller now. */
   async render(): Promise<string> {

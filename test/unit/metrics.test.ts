@@ -172,15 +172,31 @@ describe('Metrics', () => {
     expect(sample('_bucket', { server: 'mem', method: 'prompts/get', tool: '', le: 0.01 })).toBe(1);
   });
 
-  it('counts calls not yet folded in whenever a call metric is read, even straight from the registry', async () => {
+  it.each([
+    ['gateway_calls_total', '', 3],
+    ['gateway_call_errors_total', '', 1],
+    ['gateway_call_duration_seconds', '_count', 3],
+  ])('%s, read alone straight from the registry, counts the calls not yet folded in', async (metric, suffix, want) => {
     const t = setup();
     for (let i = 0; i < 3; i++) t.metrics.observeCall({ server: 'fs', method: 'tools/call', name: 'read', seconds: 0.002, ok: i > 0 });
-    const text = await t.metrics.registry.getSingleMetricAsString(`${P}gateway_call_errors_total`);
-    expect(text).toContain(`${P}gateway_call_errors_total{server="fs",method="tools/call",tool="read"} 1`);
-    t.metrics.observeCall({ server: 'fs', method: 'tools/call', name: 'read', seconds: 0.002, ok: true });
-    const m = await t.scrape();
-    expect(value(m, 'gateway_calls_total', { server: 'fs', tool: 'read' })).toBe(4);
-    expect(value(m, 'gateway_call_errors_total', { server: 'fs', tool: 'read' })).toBe(1);
+    expect(t.metrics.unfoldedCalls).toBe(3);
+    const text = await t.metrics.registry.getSingleMetricAsString(`${P}${metric}`);
+    expect(text).toContain(`${P}${metric}${suffix}{server="fs",method="tools/call",tool="read"} ${want}`);
+    expect(t.metrics.unfoldedCalls).toBe(0);
+  });
+
+  it('folds a full batch of calls after the turn that filled it, without a read', async () => {
+    const t = setup();
+    const call = { server: 'fs', method: 'tools/call', name: 'read', seconds: 0.002, ok: true };
+    for (let i = 0; i < 300; i++) t.metrics.observeCall(call);
+    // Not in the turn that answers the calls: the batch waits for the next one.
+    expect(t.metrics.unfoldedCalls).toBe(300);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(t.metrics.unfoldedCalls).toBe(0);
+    for (let i = 0; i < 10; i++) t.metrics.observeCall(call);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(t.metrics.unfoldedCalls).toBe(10);
+    expect(value(await t.scrape(), 'gateway_calls_total', { server: 'fs', tool: 'read' })).toBe(310);
   });
 
   it('caps the distinct tool labels of one server', async () => {
