@@ -130,7 +130,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
 
   /** POST /api/reload and config/reload: read the file now; a file that holds what is applied changes nothing. */
   const reload = async (): Promise<ReloadResult> => {
-    const { result, text } = await readConfigFile(file, env, { reread: true });
+    const { result, text } = await readConfigFile(file, env, { reread: current !== undefined });
     const changed = apply(result, text);
     const status = controller.status();
     return { changed, accepted: result.ok, generation: status.generation, error: status.configError };
@@ -231,7 +231,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       poll: options.poll ?? (settings.watchPoll || undefined),
       baseline: first.text,
       log: log.child({ component: 'watch' }),
-      onChange: (content) => apply(loadConfigText(content, file, env, { reread: true }), content),
+      onChange: (content) => apply(loadConfigText(content, file, env, { reread: current !== undefined }), content),
     });
   } catch (error) {
     log.error({ err: error }, 'cannot watch the config folder; edits will be picked up by the periodic resync only');

@@ -18,15 +18,16 @@ export interface LoadOptions {
   /** Base for a relative `file` and for MCP_REPOS_DIR; defaults to `process.cwd()`. */
   cwd?: string;
   /**
-   * The text is a re-read of a file whose config is running. Then an empty file (nothing but
-   * whitespace) is rejected: it is what a reader catches in the middle of an in-place save,
-   * truncated and not yet written, and applying it would stop every server until the save ends.
+   * The text replaces a config that is running. Then an empty file (nothing but whitespace) is
+   * rejected: it is what a reader catches in the middle of an in-place save, truncated and not
+   * yet written, and applying it would stop every server until the save ends.
    */
   reread?: boolean;
 }
 
 const EMPTY_REREAD =
-  'the file is empty, as it is in the middle of an in-place save, so the running config was kept; to run no servers, remove the [[server]] tables but leave a comment or the [orchestrator] table';
+  'the file is empty (as it is mid-way through an in-place save), so the running config was kept; ' +
+  'to run no servers, remove the [[server]] tables but leave a comment or the [orchestrator] table';
 
 /**
  * Parse, interpolate and validate a config text. `file` is used as given in issues and resolved
@@ -37,7 +38,8 @@ const EMPTY_REREAD =
  * Never throws, whatever the input.
  */
 export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEnv, options: LoadOptions = {}): LoadResult {
-  if (options.reread && text.replace(/^\uFEFF/, '').trim() === '') return { ok: false, issues: [{ file, line: 1, column: 1, path: '', message: EMPTY_REREAD }] };
+  // trim() drops a byte-order mark too.
+  if (options.reread && text.trim() === '') return { ok: false, issues: [{ file, line: 1, column: 1, path: '', message: EMPTY_REREAD }] };
   try {
     return load(text, file, env, options.cwd ?? process.cwd());
   } catch (error) {

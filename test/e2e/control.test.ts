@@ -133,7 +133,7 @@ describe('control API', () => {
 
     // The truncation an in-place save starts with, seen before the save writes anything.
     await inPlaceWrite(scratch.file, '');
-    await orch.until((s) => s.configError?.includes('in the middle of an in-place save') === true, 'the empty file rejected');
+    await orch.until((s) => s.configError?.includes('mid-way through an in-place save') === true, 'the empty file rejected');
     const reload = await orch.api<{ accepted: boolean; generation: number }>('/api/reload', { method: 'POST' });
     expect(reload.body).toMatchObject({ accepted: false, generation: 1 });
     expect(await orch.server('a')).toMatchObject({ state: 'running', pid });
@@ -142,6 +142,15 @@ describe('control API', () => {
     await orch.until((s) => s.configError === null && byName(s, 'b')?.state === 'running', 'the finished save applied');
     expect(await orch.server('a')).toMatchObject({ state: 'running', pid });
     expect((await orch.status()).generation).toBe(2);
+  });
+
+  it('with no config accepted yet, an emptied file is simply a config with no servers', async () => {
+    await writeFile(scratch.file, '[[server]\n');
+    const orch = await startCli(scratch.file);
+    await orch.until((s) => s.configError !== null && s.generation === 0, 'the broken file rejected');
+    await inPlaceWrite(scratch.file, '');
+    const status = await orch.until((s) => s.configError === null, 'the empty file accepted');
+    expect(status).toMatchObject({ generation: 1, servers: [] });
   });
 
   it('off loopback the API wants the token', async () => {

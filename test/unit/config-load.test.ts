@@ -136,7 +136,7 @@ describe('loadConfigText: defaults', () => {
     for (const text of ['', '\n  \n', '\uFEFF']) {
       const result = loadConfigText(text, 'mcp_config.toml', {}, { cwd: CWD, reread: true });
       expect(result.ok).toBe(false);
-      expect(result.issues).toEqual([expect.objectContaining({ file: 'mcp_config.toml', line: 1, column: 1, message: expect.stringContaining('in the middle of an in-place save') })]);
+      expect(result.issues).toEqual([expect.objectContaining({ file: 'mcp_config.toml', line: 1, column: 1, message: expect.stringContaining('mid-way through an in-place save') })]);
     }
     // Anything in it, a comment alone included, is a config like any other.
     expect(accepted(loadConfigText('# no servers for now\n', 'mcp_config.toml', {}, { cwd: CWD, reread: true })).config.servers).toEqual([]);
