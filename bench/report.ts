@@ -156,7 +156,7 @@ export function checks(table: StatsTable, concurrencies: readonly number[]): Che
     else {
       const limit = 0.6 * direct.callsPerSec;
       const relay = get('stdio-relay', 8);
-      const floor = relay ? `; the zero-parse relay: ${Math.round(relay.callsPerSec)}${relay.callsPerSec < limit ? ', itself under the limit' : ''}` : '';
+      const floor = relay ? `; the zero-parse relay: ${Math.round(relay.callsPerSec)} calls/s${relay.callsPerSec < limit ? ', itself under the limit' : ''}` : '';
       out.push({
         label,
         result: orch.callsPerSec >= limit ? 'PASS' : 'FAIL',

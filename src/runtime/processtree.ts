@@ -5,7 +5,7 @@ import { environToken, procfsAvailable, readProcStat, snapshotProcesses, type Pr
  * found after they left the process group (`setsid`) or lost their parent. The value is a
  * comma-separated list of tokens: an orchestrator started by another keeps the outer token too.
  */
-const PROCESS_MARKER_ENV = 'MCP_ORCHESTRATOR_PROCESS';
+export const PROCESS_MARKER_ENV = 'MCP_ORCHESTRATOR_PROCESS';
 
 /** `env` plus `token` appended to the marker variable; `env` itself is not modified. */
 export function withProcessMarker(env: Record<string, string>, token: string): Record<string, string> {
@@ -89,6 +89,11 @@ export class ProcessTree {
     }
     this.tracked = live;
     return live.size;
+  }
+
+  /** The pids the last sweep found alive. */
+  get members(): number[] {
+    return [...this.tracked.keys()];
   }
 }
 

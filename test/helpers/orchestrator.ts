@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { OrchestratorStatus, ServerStatus } from '../../src/reconcile/status.js';
 import { waitFor, withinMs } from './wait.js';
 import { createLineSplitter, MAX_LINE_BYTES } from '../../src/runtime/lines.js';
-import { ProcessTree, withProcessMarker } from '../../src/runtime/processtree.js';
+import { PROCESS_MARKER_ENV, ProcessTree, withProcessMarker } from '../../src/runtime/processtree.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 /** An MCP server over stdio that stays up (test/fixtures/e2e/steady.js). */
@@ -57,8 +57,9 @@ export interface RunningOrchestrator {
 
 const running = new Set<ChildProcess>();
 /**
- * Everything each orchestrator started: its environment carries a marker token of this test run,
- * and the orchestrator passes it on to every process it spawns, so even an orphan is found.
+ * Everything each orchestrator started: its environment carries a marker token of its own, which
+ * it passes on to every process it spawns, so even an orphan is found (where /proc exists; without
+ * it only the orchestrator's process group is).
  */
 const trees = new Set<ProcessTree>();
 
@@ -143,26 +144,43 @@ export async function startCli(configFile: string, options: StartOptions = {}): 
 }
 
 /**
- * The environment for an orchestrator a test starts some other way (an SDK stdio transport):
- * `stopAll` kills whatever carries it, the orchestrator and everything it spawned.
+ * The marker variable for an orchestrator a test starts some other way (an SDK stdio transport,
+ * which adds its own default environment): `stopAll` kills the orchestrator and everything it
+ * spawned, found by the marker (so only where /proc exists).
  */
-export function trackedEnv(extra: Record<string, string> = {}): Record<string, string> {
+export function trackedEnv(): Record<string, string> {
   const token = `test-${randomUUID()}`;
   trees.add(new ProcessTree(0, token));
-  return withProcessMarker({ ...(process.env as Record<string, string>), ...extra }, token);
+  const outer = process.env[PROCESS_MARKER_ENV];
+  return withProcessMarker(outer ? { [PROCESS_MARKER_ENV]: outer } : {}, token);
 }
 
 /**
  * Kill every orchestrator started, still running or not, and every process it left: its group,
- * its descendants and anything carrying its marker. Bounded. For afterEach/afterAll.
+ * its descendants and anything carrying its marker. Bounded; a survivor fails the call by pid and
+ * command line, once (the next call starts afresh). For afterEach/afterAll.
  */
 export async function stopAll(): Promise<void> {
   const exits = [...running].map((child) => new Promise<void>((resolve) => child.once('exit', () => resolve())));
-  const sweep = () => [...trees].reduce((live, tree) => live + tree.sweep('SIGKILL'), 0);
+  const swept = [...trees];
+  trees.clear();
+  const sweep = () => swept.reduce((live, tree) => live + tree.sweep('SIGKILL'), 0);
   sweep();
   await withinMs(Promise.all(exits), 5_000);
-  await waitFor(() => sweep() === 0, { timeoutMs: 5_000, intervalMs: 50, message: 'every process the orchestrators started is gone' });
-  trees.clear();
+  try {
+    await waitFor(() => sweep() === 0, { timeoutMs: 5_000, intervalMs: 50 });
+  } catch {
+    const left = swept.flatMap((tree) => tree.members).map((pid) => `${pid} ${commandLine(pid)}`);
+    throw new Error(`processes started by the orchestrators survived SIGKILL: ${left.join('; ')}`);
+  }
+}
+
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '(gone)';
+  }
 }
 
 export const byName = (status: OrchestratorStatus, name: string): ServerStatus | undefined => status.servers.find((s) => s.name === name);
