@@ -4,14 +4,6 @@ import { readProcStat, snapshotProcesses } from '../src/runtime/procfs.js';
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export function readCmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-  } catch {
-    return '';
-  }
-}
-
 /** Every live descendant of `root` (not `root` itself), found through parent links in /proc. */
 export function descendants(root: number): number[] {
   const children = new Map<number, number[]>();

@@ -1,13 +1,14 @@
 import { createServer, connect as tcpConnect } from 'node:net';
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { descendants, isLoopback, killAll, listeningAddresses, readCmdline } from './procs.js';
+import { descendants, isLoopback, killAll, listeningAddresses } from './procs.js';
+import { readArgv } from '../src/runtime/procfs.js';
 import { RingBuffer, spawnGroup, type ProcessRegistry, type Spawned } from './spawned.js';
 
 /** The pids of the target's tree other than its gateway, read afresh (a server may be replaced). */
@@ -295,14 +296,18 @@ function finish(
   close: () => Promise<void>,
 ): Target {
   const tree = [treeRoot, ...descendants(treeRoot)];
-  const commands = new Map(tree.map((pid) => [pid, readCmdline(pid)]));
   let gatewayPid: number | undefined;
   if (gatewayProcess === 'root') gatewayPid = treeRoot;
   if (gatewayProcess === 'cli') {
-    gatewayPid = tree.find((pid) => commands.get(pid)!.includes(ctx.paths.cli));
+    gatewayPid = tree.find((pid) => readArgv(pid)?.includes(ctx.paths.cli));
     if (gatewayPid === undefined) throw new Error('cannot find the orchestrator process');
   }
-  const servers = tree.filter((pid) => commands.get(pid)!.includes(ctx.workload.bin));
+  // The server itself: its program is the server's binary, run directly or by node (a gateway's
+  // arguments that merely name the binary do not count).
+  const servers = tree.filter((pid) => {
+    const argv = readArgv(pid) ?? [];
+    return argv[0] === ctx.workload.bin || (basename(argv[0] ?? '') === 'node' && argv[1] === ctx.workload.bin);
+  });
   const notes = [
     `With one client session its process tree held ${tree.length} process${tree.length === 1 ? '' : 'es'}, ` +
       `${servers.length} of them running the server`,

@@ -22,6 +22,15 @@ export function procfsAvailable(): boolean {
   return available;
 }
 
+/** The arguments a process was started with (`/proc/PID/cmdline`); undefined when it is gone. */
+export function readArgv(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Parse `/proc/PID/stat`; undefined when the process is gone or unreadable. */
 export function readProcStat(pid: number): ProcStat | undefined {
   let text: string;
@@ -79,7 +88,3 @@ export function environToken(pid: number, name: string, token: string): boolean 
   return false;
 }
 
-/** {@link environToken}, an unreadable environment counting as not holding it. */
-export function environHasToken(pid: number, name: string, token: string): boolean {
-  return environToken(pid, name, token) === true;
-}

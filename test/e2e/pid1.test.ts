@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { environHasToken, snapshotProcesses } from '../../src/runtime/procfs.js';
+import { environToken, readArgv, snapshotProcesses } from '../../src/runtime/procfs.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,12 +42,10 @@ function markedProcesses(marker: string): { pid: number; cmdline: string }[] {
   const found: { pid: number; cmdline: string }[] = [];
   for (const pid of snapshotProcesses().keys()) {
     // A zombie has no environment left: it is dead, only not yet reaped.
-    if (!environHasToken(pid, 'PID1_MARKER', marker)) continue;
-    try {
-      found.push({ pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() });
-    } catch {
-      // Gone meanwhile.
-    }
+    if (environToken(pid, 'PID1_MARKER', marker) !== true) continue;
+    const argv = readArgv(pid);
+    // Undefined: gone meanwhile.
+    if (argv) found.push({ pid, cmdline: argv.join(' ') });
   }
   return found;
 }

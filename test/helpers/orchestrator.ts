@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import type { OrchestratorStatus, ServerStatus } from '../../src/reconcile/statu
 import { waitFor, withinMs } from './wait.js';
 import { createLineSplitter, MAX_LINE_BYTES } from '../../src/runtime/lines.js';
 import { PROCESS_MARKER_ENV, ProcessTree, withProcessMarker } from '../../src/runtime/processtree.js';
+import { readArgv } from '../../src/runtime/procfs.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 /** An MCP server over stdio that stays up (test/fixtures/e2e/steady.js). */
@@ -170,18 +171,11 @@ export async function stopAll(): Promise<void> {
   try {
     await waitFor(() => sweep() === 0, { timeoutMs: 5_000, intervalMs: 50 });
   } catch {
-    const left = swept.flatMap((tree) => tree.members).map((pid) => `${pid} ${commandLine(pid)}`);
+    const left = swept.flatMap((tree) => tree.members).map((pid) => `${pid} ${readArgv(pid)?.join(' ') ?? '(gone)'}`);
     throw new Error(`processes started by the orchestrators survived SIGKILL: ${left.join('; ')}`);
   }
 }
 
-function commandLine(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-  } catch {
-    return '(gone)';
-  }
-}
 
 export const byName = (status: OrchestratorStatus, name: string): ServerStatus | undefined => status.servers.find((s) => s.name === name);
 

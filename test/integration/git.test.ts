@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { snapshotProcesses } from '../../src/runtime/procfs.js';
+import { readArgv, snapshotProcesses } from '../../src/runtime/procfs.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -185,11 +185,5 @@ describe('ensureCheckout', () => {
 
 /** Pids of processes whose command line mentions `url` (git and its transport helpers). */
 function gitProcessesFor(url: string): number[] {
-  return [...snapshotProcesses().keys()].filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(url);
-    } catch {
-      return false;
-    }
-  });
+  return [...snapshotProcesses().keys()].filter((pid) => readArgv(pid)?.some((arg) => arg.includes(url)) === true);
 }
