@@ -96,7 +96,7 @@ describe('control API', () => {
     await orch.until((s) => byName(s, 'held')?.state === 'running', 'held running again');
   });
 
-  it('GET /api/config never shows an env value or the token; POST /api/reload re-reads the scratch.file', async () => {
+  it('GET /api/config never shows an env value or the token; POST /api/reload re-reads the file', async () => {
     await writeFile(scratch.file, `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}`);
     const orch = await startCli(scratch.file);
     const auth = { headers: { authorization: 'Bearer tok-3f9a' } };
@@ -183,7 +183,7 @@ describe('event and log streams', () => {
 
   it("a log reader that never reads is dropped, and the orchestrator's memory stays bounded", async () => {
     const chatty = join(scratch.dir, 'chatty.js');
-    // A stdio MCP server (the steady fixture) that floods stderr on a signal scratch.file's appearance.
+    // A stdio MCP server (the steady fixture) that floods stderr on a signal file's appearance.
     await writeFile(
       chatty,
       `const fs = require('fs'); const line = 'x'.repeat(1000);\n` +

@@ -117,7 +117,7 @@ describe('CLI', () => {
     expect(failure?.stderr).toMatch(/comand.*did you mean "command"/);
   });
 
-  it('validate explains a missing config scratch.file', async () => {
+  it('validate explains a missing config file', async () => {
     const failure = await run(process.execPath, [CLI, 'validate', '--config', join(scratch.dir, 'nope.toml')]).then(
       () => undefined,
       (error: { code: number; stderr: string }) => error,

@@ -59,7 +59,7 @@ describe('hot reload', () => {
     for (const name of ['keep', 'change', 'added']) expect(byName(rejected, name)!.pid).toBe(byName(after, name)!.pid);
     expect(isPidAlive(byName(after, 'added')!.pid!)).toBe(true);
 
-    // Fixing the scratch.file clears the error.
+    // Fixing the file clears the error.
     await atomicSave(scratch.file, config(server('keep'), server('change', { MODE: 'new' }), server('added')));
     const fixed = await orch.until((s) => s.configError === null && s.generation === 3, 'error cleared');
     expect(byName(fixed, 'keep')!.pid).toBe(pid('keep'));

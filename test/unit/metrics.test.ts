@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EventLog } from '../../src/control/events.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/control/http.js';
 import { exitOutcome, Metrics, metricsRoutes } from '../../src/control/metrics.js';
-import { controllerHarness, loaded, spec } from '../machines/fakes.js';
+import { controllerHarness, flush, loaded, spec } from '../machines/fakes.js';
 import { silentLogger } from '../../src/log.js';
 
 type Family = ReturnType<typeof parsePrometheus>[number];
@@ -191,10 +191,10 @@ describe('Metrics', () => {
     for (let i = 0; i < 300; i++) t.metrics.observeCall(call);
     // Not in the turn that answers the calls: the batch waits for the next one.
     expect(t.metrics.unfoldedCalls).toBe(300);
-    await new Promise((resolve) => setImmediate(resolve));
+    await flush();
     expect(t.metrics.unfoldedCalls).toBe(0);
     for (let i = 0; i < 10; i++) t.metrics.observeCall(call);
-    await new Promise((resolve) => setImmediate(resolve));
+    await flush();
     expect(t.metrics.unfoldedCalls).toBe(10);
     expect(value(await t.scrape(), 'gateway_calls_total', { server: 'fs', tool: 'read' })).toBe(310);
   });

@@ -4,28 +4,29 @@
  * The server side is a pair of in-memory streams standing in for the child's pipes.
  */
 import { PassThrough } from 'node:stream';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChildStdioTransport } from '../../src/gateway/child-transport.js';
 import { RawResponse, serialize, type Request, type Response } from '../../src/gateway/jsonrpc.js';
 import { Upstream, type CallSink } from '../../src/gateway/upstream.js';
+import { silentLogger } from '../../src/log.js';
+import { flush as settled } from '../machines/fakes.js';
 
-const log = pino({ level: 'silent' });
-
-/** Let what the streams carry now be read and handled. */
-const settled = () => new Promise((resolve) => setImmediate(resolve));
+const log = silentLogger();
 
 interface Received {
   raw?: { json: string; ok: boolean; bytes: boolean };
   parsed?: Response;
   progress: Record<string, unknown>[];
+  /** How many answers arrived, raw or parsed: exactly one is due. */
+  answers: number;
 }
 
 /** A sink that records what it gets; the client's id is `"c1"`, as the session would splice it. */
 function recorder(withRaw = true): { sink: CallSink; got: Received } {
-  const got: Received = { progress: [] };
+  const got: Received = { progress: [], answers: 0 };
   const sink: CallSink = {
     onResponse: (response) => {
+      got.answers += 1;
       got.parsed = response;
     },
     onProgress: (params) => {
@@ -34,6 +35,7 @@ function recorder(withRaw = true): { sink: CallSink; got: Received } {
   };
   if (withRaw) {
     sink.onRawResponse = (head, tail, ok) => {
+      got.answers += 1;
       got.raw = { json: `${head.toString()}"c1"${tail.toString()}`, ok, bytes: Buffer.isBuffer(head) && Buffer.isBuffer(tail) };
     };
   }
@@ -135,6 +137,10 @@ describe('forwarded answers', () => {
     expect(pending.got.raw).toBeUndefined();
     expect(pending.got.parsed).toBeUndefined();
     expect(upstream.inFlight).toBe(1);
+    // Lines are read in order: the call's own answer arriving now proves those two were read.
+    await answer(`{"result":{},"jsonrpc":"2.0","id":"${a}"}`);
+    expect(pending.got.raw?.ok).toBe(true);
+    expect(upstream.inFlight).toBe(0);
   });
 
   it('parses answers in any other layout, and for a sink that takes no raw text', async () => {
@@ -185,6 +191,10 @@ describe('answers that must not be taken raw', () => {
     await answer(`{"jsonrpc":"2.0","id":"${idb}","result":{}} junk`);
     expect([a.got.raw, a.got.parsed, b.got.raw, b.got.parsed]).toEqual([undefined, undefined, undefined, undefined]);
     expect(upstream.inFlight).toBe(2);
+    // Lines are read in order: the calls' own answers arriving now prove those two were read.
+    await answer(`{"result":{},"jsonrpc":"2.0","id":"${ida}"}`);
+    await answer(`{"result":{},"jsonrpc":"2.0","id":"${idb}"}`);
+    expect([a.got.raw?.ok, b.got.raw?.ok]).toEqual([true, true]);
   });
 
   it('drops the CR of a CRLF line end', async () => {
@@ -210,17 +220,15 @@ describe('answers that must not be taken raw', () => {
   it('answers a cancelled call once: the server\'s late answer is ignored', async () => {
     const { upstream, answer } = await connected();
     const { sink, got } = recorder();
-    let answers = 0;
-    const count = (then: (...args: never[]) => void) => (...args: never[]) => {
-      answers += 1;
-      then(...args);
-    };
-    sink.onResponse = count(sink.onResponse.bind(sink) as never);
-    sink.onRawResponse = count((sink.onRawResponse as (...args: never[]) => void).bind(sink));
     const id = upstream.forward(call(), sink);
     upstream.cancel(id, 'no longer needed');
     await answer(`{"result":{},"jsonrpc":"2.0","id":"${id}"}`);
-    expect(answers).toBe(1);
+    // Lines are read in order: the next call's answer arriving proves the late one was read.
+    const next = recorder();
+    const nextId = upstream.forward(call(), next.sink);
+    await answer(`{"result":{},"jsonrpc":"2.0","id":"${nextId}"}`);
+    expect(next.got.raw?.ok).toBe(true);
+    expect(got.answers).toBe(1);
     expect(got.parsed?.error?.code).toBe(-32800);
     expect(got.raw).toBeUndefined();
   });
