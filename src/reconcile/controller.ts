@@ -146,8 +146,10 @@ export class Controller {
       const after = desired.get(name);
       if (!after || (before && before.hash !== after.hash)) this.held.delete(name);
     }
+    const previousNames = [...this.configured.keys()];
     this.configured = configured;
     this.desired = desired;
+    for (const name of previousNames) this.forgetIfGone(name);
 
     this.log.info(
       { generation: this.generation, servers: desired.size, rejected: result.rejectedNames.length },
@@ -240,6 +242,7 @@ export class Controller {
       case 'dispose':
         instance.actor.stop();
         this.instances.delete(action.id);
+        this.forgetIfGone(instance.name);
         return;
     }
   }
@@ -402,6 +405,11 @@ export class Controller {
       if (instance.name === successor.name && !instance.terminating && instance.state === 'running') return instance;
     }
     return undefined;
+  }
+
+  /** A name neither configured nor running any more keeps no `ConfigValid`. */
+  private forgetIfGone(name: string): void {
+    if (!this.configured.has(name) && !this.activeInstance(name)) this.configValid.delete(name);
   }
 
   private activeInstance(name: string): Instance | undefined {

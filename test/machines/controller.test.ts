@@ -228,6 +228,23 @@ describe('controller', () => {
     expect(at('b', 'Ready')).toMatchObject({ status: 'False', lastTransitionTime: iso(disabledAt) });
   });
 
+  it('forgets a removed server: added again, it is a new entry with conditions of its own', async () => {
+    const t = setup({ autoClone: true, autoInstall: true });
+    const proc = await t.running([spec({ name: 'a' })], 'a');
+    t.clock.increment(10_000);
+    t.controller.applyConfig(loaded([]));
+    await t.settle();
+    proc.exit(null, 'SIGTERM');
+    await t.settle();
+    expect(t.controller.status().servers).toEqual([]);
+
+    t.clock.increment(10_000);
+    const addedAt = new Date(t.clock.now()).toISOString();
+    t.controller.applyConfig(loaded([spec({ name: 'a' })]));
+    await t.settle();
+    expect(t.server('a').conditions.find((c) => c.type === 'ConfigValid')).toMatchObject({ status: 'True', lastTransitionTime: addedAt });
+  });
+
   it('a new entry that is invalid shows as failed with its error, and nothing runs for it', async () => {
     const t = setup();
     t.controller.applyConfig(loaded([], [issue('x', 'command is required')], ['x']));
