@@ -118,8 +118,14 @@ function locateId(first: string, last: string, length: number): { start: number;
 }
 
 const MAX_PAGES = 100;
-/** Notifications the gateway passes on to clients (the SDK client handles the rest). */
-const RELAYED = new Set(['notifications/message', 'notifications/resources/updated']);
+/** Notifications the SDK client acts on itself; every other one goes to the gateway to relay or drop. */
+const CLIENT_NOTIFICATIONS = new Set([
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/resources/list_changed',
+  'notifications/cancelled',
+  'notifications/progress',
+]);
 
 const EMPTY_LISTS: Lists = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
 
@@ -182,8 +188,6 @@ export class Upstream {
     this.client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.refresh());
     this.client.setNotificationHandler(PromptListChangedNotificationSchema, () => this.refresh());
     this.client.setNotificationHandler(ResourceListChangedNotificationSchema, () => this.refresh());
-    this.client.fallbackNotificationHandler = async (notification) =>
-      options.handlers.onNotification(this, { jsonrpc: '2.0', method: notification.method, params: notification.params as Record<string, unknown> | undefined });
   }
 
   private readonly transportForClient: Transport;
@@ -345,13 +349,7 @@ export class Upstream {
   private settleRaw(upstreamId: string, head: string | Buffer, tail: string | Buffer, ok: boolean): boolean {
     const sink = this.pending.get(upstreamId);
     if (!sink?.onRawResponse) return false;
-    this.pending.delete(upstreamId);
-    try {
-      sink.onRawResponse(head, tail, ok);
-    } catch (error) {
-      this.log.error({ err: error }, 'handing on a forwarded answer failed');
-    }
-    this.notifyDrained();
+    this.handOn(upstreamId, () => sink.onRawResponse?.(head, tail, ok));
     return true;
   }
 
@@ -376,9 +374,9 @@ export class Upstream {
       this.pending.get(m.params.progressToken)?.onProgress?.(m.params as Record<string, unknown>);
       return true;
     }
-    // Relayed here, in the order read: through the SDK client they would arrive a microtask late,
+    // Handed on here, in the order read: through the SDK client they would arrive a microtask late,
     // after an answer the server wrote after them.
-    if (m.method !== undefined && RELAYED.has(m.method) && !('id' in m)) {
+    if (m.method !== undefined && !CLIENT_NOTIFICATIONS.has(m.method) && !('id' in m)) {
       this.options.handlers.onNotification(this, { jsonrpc: '2.0', method: m.method, params: m.params as Record<string, unknown> | undefined });
       return true;
     }
@@ -387,10 +385,14 @@ export class Upstream {
 
   private settle(upstreamId: string, response: Response): void {
     const sink = this.pending.get(upstreamId);
-    if (!sink) return;
+    if (sink) this.handOn(upstreamId, () => sink.onResponse(response));
+  }
+
+  /** The call is answered: no longer pending, its sink told (a throw is logged), drain waiters woken. */
+  private handOn(upstreamId: string, tell: () => void): void {
     this.pending.delete(upstreamId);
     try {
-      sink.onResponse(response);
+      tell();
     } catch (error) {
       this.log.error({ err: error }, 'handing on a forwarded answer failed');
     }
