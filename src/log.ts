@@ -1,5 +1,6 @@
 import { pino, type Logger, type LevelWithSilent, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
+import { REDACTED } from './runtime/redact.js';
 
 export type { Logger };
 
@@ -26,7 +27,7 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const fd = options.destination === 'stderr' ? 2 : 1;
   const tty = fd === 2 ? process.stderr.isTTY : process.stdout.isTTY;
-  const base = { level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  const base = { level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: REDACTED } };
   const stream: DestinationStream =
     options.pretty ?? tty
       ? pretty({ destination: fd, sync: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' })

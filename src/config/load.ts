@@ -12,6 +12,7 @@ import { createLocator } from './positions.js';
 import type { Locator } from './positions.js';
 import { controlSchema, gatewaySchema, orchestratorSchema, schemaIssuesAt, TOP_LEVEL_KEYS } from './schema.js';
 import { unknownKeyMessage } from './suggest.js';
+import { scrub } from '../runtime/redact.js';
 import type { ConfigIssue, LoadResult, OrchestratorSpec } from './types.js';
 
 export interface LoadOptions {
@@ -140,13 +141,6 @@ function load(raw: string, file: string, env: NodeJS.ProcessEnv, cwd: string): L
 
 /** Shorter substituted values (a port, a flag) are not secrets, and replacing them would garble messages. */
 const MIN_SECRET_LENGTH = 4;
-
-/** `text` with every occurrence of each secret replaced by `[redacted]`. */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('[redacted]');
-  return out;
-}
 
 /** Validate one global section, pushing its issues (minus those on fields whose variable was unset). */
 function section<T>(

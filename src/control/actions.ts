@@ -5,8 +5,7 @@
 import type { ConfigSpec } from '../config/types.js';
 import type { Controller } from '../reconcile/controller.js';
 import type { OrchestratorStatus, ServerStatus } from '../reconcile/status.js';
-import { redactUrl } from '../runtime/redact.js';
-import { scrub } from '../config/load.js';
+import { REDACTED, redactUrl, scrub } from '../runtime/redact.js';
 
 export type ActionErrorKind = 'not-found' | 'conflict' | 'bad-request';
 
@@ -51,8 +50,6 @@ export interface ActionDeps {
   shutdown(): Promise<void>;
   exit(code: number): void;
 }
-
-const REDACTED = '[redacted]';
 
 export type RedactedConfig = ReturnType<typeof redactConfig>;
 
