@@ -22,7 +22,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import { ErrorCodes, failure, isResponse, type Notification, type Request, type Response } from './jsonrpc.js';
-import { MAX_LINE_BYTES, type DroppedLine } from '../runtime/lines.js';
+// A long line is judged from as much of its ends as a dropped one keeps, so both are judged alike.
+import { DROPPED_END_BYTES, MAX_LINE_BYTES, type DroppedLine } from '../runtime/lines.js';
 
 export interface Lists {
   tools: Tool[];
@@ -83,8 +84,6 @@ const RAW_PREFIX = 'gw:';
 const ID_SECOND = `{"jsonrpc":"2.0","id":"${RAW_PREFIX}`;
 /** The last members of an answer from the TypeScript SDK, which puts `result` first and `id` last. */
 const ID_LAST = `,"jsonrpc":"2.0","id":"${RAW_PREFIX}`;
-/** How much of each end of a long line is read to find its id. */
-const END_BYTES = 128;
 
 /**
  * Where a forwarded call's answer keeps its top-level id (from the opening quote to just past the
@@ -342,7 +341,7 @@ export class Upstream {
       return at !== undefined && this.settleRaw(text.slice(at.start + 1, at.end - 1), text.slice(0, at.start), text.slice(at.end), at.ok);
     }
     // Latin-1 reads one character per byte, so offsets in these ends are offsets in the line.
-    const at = locateId(line.toString('latin1', 0, END_BYTES), line.toString('latin1', line.length - END_BYTES), line.length);
+    const at = locateId(line.toString('latin1', 0, DROPPED_END_BYTES), line.toString('latin1', line.length - DROPPED_END_BYTES), line.length);
     return at !== undefined && this.settleRaw(line.toString('latin1', at.start + 1, at.end - 1), line.subarray(0, at.start), line.subarray(at.end), at.ok);
   }
 
