@@ -27,12 +27,11 @@ export class EventLog {
   }
 
   /**
-   * Events after `id` that are still kept (all kept ones when `id` is older than the oldest). An
-   * `id` newer than any issued came from an earlier orchestrator process (ids restart with it):
-   * that client gets everything kept.
+   * Events after `id` that are still kept (all kept ones when `id` is older than the oldest, or
+   * newer than any issued: ids restart with the orchestrator process).
    */
   since(id: number): StoredEvent[] {
-    return id > this.events.lastSeq ? this.events.tail() : this.events.since(id);
+    return this.events.since(id);
   }
 
   subscribe(listener: (stored: StoredEvent) => void): () => void {

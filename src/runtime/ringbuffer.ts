@@ -46,8 +46,13 @@ export class NumberedRing<T> {
     return this.range(this.seq - count + 1);
   }
 
-  /** Items numbered above `seq`, oldest first; the ones already dropped are skipped. */
+  /**
+   * Items numbered above `seq`, oldest first; the ones already dropped are skipped. A `seq` newer
+   * than any issued was issued by an earlier numbering (numbers restart with the process), so the
+   * reader gets every item kept rather than waiting, unseen, for the count to pass it.
+   */
   since(seq: number): T[] {
+    if (seq > this.seq) return this.tail();
     return this.range(Math.max(Math.floor(seq) + 1, this.seq - this.size + 1));
   }
 

@@ -181,6 +181,25 @@ describe('event and log streams', () => {
     expect(missed.some((e) => e.data.to === 'stopping')).toBe(true);
   });
 
+  it('a log reader resumes after the last line it saw; one whose id is from an earlier process gets every line kept', async () => {
+    const talker = join(scratch.dir, 'talker.js');
+    await writeFile(talker, `for (const n of [1, 2, 3]) process.stderr.write('line ' + n + '\\n');\nrequire(${JSON.stringify(STEADY)});\n`);
+    await writeFile(scratch.file, `[[server]]\nname = "talker"\ncommand = ["${process.execPath}", "${talker}"]\ntransport = "stdio"\n`);
+    const orch = await startCli(scratch.file);
+    const lines = async (query: string) => (await orch.api<{ lines: { seq: number; line: string }[] }>(`/api/servers/talker/logs?${query}`)).body.lines;
+    const kept = await waitFor(async () => ((await lines('tail=100')).some((l) => l.line === 'line 3') ? lines('tail=100') : undefined), { message: 'three lines logged' });
+    const seqOf = (text: string) => kept.find((l) => l.line === text)!.seq;
+    const last = kept[kept.length - 1]!.seq;
+
+    expect((await lines(`since=${seqOf('line 1')}`)).map((l) => l.line)).toEqual(kept.filter((l) => l.seq > seqOf('line 1')).map((l) => l.line));
+    expect(await lines(`since=${last}`)).toEqual([]);
+    // Seq numbers restart with the orchestrator: a reader still holding a larger one must not wait,
+    // seeing nothing, until the count passes it.
+    expect((await lines(`since=${last + 1000}`)).map((l) => l.seq)).toEqual(kept.map((l) => l.seq));
+    const followed = await readEvents(orch, '/api/servers/talker/logs?follow=1', (e) => e.length >= kept.length, { 'last-event-id': String(last + 1000) });
+    expect(followed.map((e) => e.data.line)).toEqual(kept.map((l) => l.line));
+  });
+
   it("a log reader that never reads is dropped, and the orchestrator's memory stays bounded", async () => {
     const chatty = join(scratch.dir, 'chatty.js');
     // A stdio MCP server (the steady fixture) that floods stderr on a signal file's appearance.

@@ -41,9 +41,14 @@ describe('RingBuffer', () => {
     { seq: 0, expected: [5, 6, 7] },
     { seq: 5, expected: [6, 7] },
     { seq: 7, expected: [] },
-    { seq: 99, expected: [] },
   ])('since($seq) resumes after the given line, skipping dropped ones', ({ seq, expected }) => {
     expect(filled(3, 7).since(seq).map((l) => l.seq)).toEqual(expected);
+  });
+
+  it('since(seq) gives every line kept for a seq newer than any issued (one from an earlier process)', () => {
+    expect(filled(3, 7).since(8).map((l) => l.seq)).toEqual([5, 6, 7]);
+    expect(filled(3, 7).since(99).map((l) => l.seq)).toEqual([5, 6, 7]);
+    expect(new RingBuffer(3).since(1)).toEqual([]);
   });
 
   it.each([0, -1, 1.5])('rejects capacity %s', (capacity) => {
