@@ -26,12 +26,18 @@ export interface LineReaderOptions {
   maxBytes?: number;
   /** How much of each end of such a line is kept; default `DROPPED_END_BYTES`. */
   keepBytes?: number;
+  /**
+   * Report such a line as soon as it passes `maxBytes`, with its first bytes only (`last` empty,
+   * `bytes` the count so far), instead of once its end comes: for logs, where what can be shown
+   * should be shown now, not when (if ever) the writer ends the line.
+   */
+  reportEarly?: boolean;
 }
 
 /**
  * Splits a byte stream into lines, without the `\n` or a `\r` before it, leaving them undecoded.
  * A line that grows past `maxBytes` is skipped to its end and reported once, with its two ends,
- * never held whole.
+ * never held whole (nor copied whole to find them).
  */
 export class LineReader {
   private pieces: Buffer[] = [];
@@ -40,6 +46,7 @@ export class LineReader {
   private dropping: DroppedLine | undefined;
   private readonly maxBytes: number;
   private readonly keepBytes: number;
+  private readonly reportEarly: boolean;
 
   constructor(
     /** A line; `complete` is false for a last one the stream ended without a newline after. */
@@ -49,6 +56,7 @@ export class LineReader {
   ) {
     this.maxBytes = options.maxBytes ?? MAX_LINE_BYTES;
     this.keepBytes = options.keepBytes ?? DROPPED_END_BYTES;
+    this.reportEarly = options.reportEarly ?? false;
   }
 
   push(chunk: Buffer): void {
@@ -77,11 +85,12 @@ export class LineReader {
     this.pieces.push(rest);
     this.held += rest.length;
     if (this.held > this.maxBytes) {
-      const held = Buffer.concat(this.pieces);
+      const dropping: DroppedLine = { first: Buffer.concat(this.pieces, Math.min(this.keepBytes, this.held)), last: Buffer.alloc(0), bytes: this.held };
+      if (this.reportEarly) this.onDropped({ ...dropping });
+      else dropping.last = lastBytes(this.pieces, this.keepBytes);
       this.pieces = [];
       this.held = 0;
-      this.dropping = { first: Buffer.from(held.subarray(0, this.keepBytes)), last: Buffer.alloc(0), bytes: 0 };
-      this.skip(this.dropping, held);
+      this.dropping = dropping;
     }
   }
 
@@ -100,14 +109,15 @@ export class LineReader {
 
   private skip(dropping: DroppedLine, bytes: Buffer): void {
     dropping.bytes += bytes.length;
-    dropping.last = Buffer.from(Buffer.concat([dropping.last, bytes.subarray(-this.keepBytes)]).subarray(-this.keepBytes));
+    // Reported already: nothing more of it is wanted.
+    if (!this.reportEarly) dropping.last = lastBytes([dropping.last, bytes], this.keepBytes);
   }
 
   private finishDropping(end: Buffer): void {
     const dropping = this.dropping as DroppedLine;
     this.dropping = undefined;
     this.skip(dropping, end.length > 0 && end[end.length - 1] === 13 /* \r */ ? end.subarray(0, -1) : end);
-    this.onDropped(dropping);
+    if (!this.reportEarly) this.onDropped(dropping);
   }
 
   private emit(raw: Buffer, complete: boolean): void {
@@ -121,6 +131,19 @@ export class LineReader {
   }
 }
 
+/** A copy of the last `n` bytes of `pieces` taken together, copying nothing else. */
+function lastBytes(pieces: readonly Buffer[], n: number): Buffer {
+  const tail: Buffer[] = [];
+  let bytes = 0;
+  for (let i = pieces.length - 1; i >= 0 && bytes < n; i--) {
+    const piece = pieces[i] as Buffer;
+    const part = piece.length > n - bytes ? piece.subarray(piece.length - (n - bytes)) : piece;
+    tail.unshift(part);
+    bytes += part.length;
+  }
+  return Buffer.concat(tail, bytes);
+}
+
 /** Incremental splitter of a byte stream into text lines (`\n` or `\r\n`, UTF-8). */
 export interface LineSplitter {
   push(chunk: Buffer | string): void;
@@ -130,13 +153,14 @@ export interface LineSplitter {
 
 /**
  * Calls `onLine` once per line of output, each at most `maxBytes` long: a longer one is cut to its
- * first `maxBytes` (at a character boundary) and ends in `…`, and the rest of it is dropped.
+ * first `maxBytes` (at a character boundary) and ends in `…`, passed on as soon as it is that
+ * long, and the rest of it is dropped.
  */
 export function createLineSplitter(onLine: (line: string) => void, maxBytes = MAX_LOG_LINE_BYTES): LineSplitter {
   const reader = new LineReader(
     (line) => onLine(line.toString('utf8')),
     ({ first }) => onLine(`${new StringDecoder('utf8').write(first)}…`),
-    { maxBytes, keepBytes: maxBytes },
+    { maxBytes, keepBytes: maxBytes, reportEarly: true },
   );
   return {
     push: (chunk) => reader.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk),

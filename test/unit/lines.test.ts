@@ -77,6 +77,28 @@ describe('LineReader', () => {
     expect(dropped.map((d) => [d.first.toString(), d.last.toString(), d.bytes])).toEqual([['abc', 'hij', 10]]);
   });
 
+  it('keeps the ends of a line that overflows across several small pieces', () => {
+    const dropped: DroppedLine[] = [];
+    const r = new LineReader(() => {}, (line) => dropped.push(line), { maxBytes: 5, keepBytes: 3 });
+    for (const piece of ['ab', 'cd', 'ef']) r.push(Buffer.from(piece));
+    expect(dropped).toEqual([]);
+    r.push(Buffer.from('gh\n'));
+    expect(dropped.map((d) => [d.first.toString(), d.last.toString(), d.bytes])).toEqual([['abc', 'fgh', 8]]);
+  });
+
+  it('with reportEarly, reports an overlong line once, as soon as it passes the limit', () => {
+    const dropped: DroppedLine[] = [];
+    const lines: string[] = [];
+    const r = new LineReader((line) => lines.push(line.toString()), (line) => dropped.push(line), { maxBytes: 5, keepBytes: 3, reportEarly: true });
+    r.push(Buffer.from('abcd'));
+    r.push(Buffer.from('efgh'));
+    expect(dropped.map((d) => [d.first.toString(), d.last.toString(), d.bytes])).toEqual([['abc', '', 8]]);
+    r.push(Buffer.from('ijk\nok\n'));
+    r.end();
+    expect(dropped).toHaveLength(1);
+    expect(lines).toEqual(['ok']);
+  });
+
   it('reports a too-long line the stream ends in', () => {
     const { r, lines, dropped } = reader();
     r.push(Buffer.alloc(MAX_LINE_BYTES + 1, 0x62));
@@ -95,6 +117,16 @@ describe('createLineSplitter (log lines)', () => {
     splitter.end();
     // 10 bytes end inside the 2-byte é: the cut falls before it.
     expect(lines).toEqual(['short', '123456789…', 'next', 'last']);
+  });
+
+  it('passes a runaway line on as soon as it reaches the cap, not when (if ever) it ends', () => {
+    const lines: string[] = [];
+    const splitter = createLineSplitter((line) => lines.push(line), 10);
+    splitter.push('progress: ');
+    splitter.push('10%\r20%\r30%');
+    expect(lines).toEqual(['progress: …']);
+    splitter.push('\r100%\ndone\n');
+    expect(lines).toEqual(['progress: …', 'done']);
   });
 });
 
