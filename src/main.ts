@@ -3,7 +3,7 @@
  * watcher, the periodic resync and signal handling.
  */
 import { dirname } from 'node:path';
-import { loadConfigText, readConfigFile } from './config/load.js';
+import { loadConfigText, readConfigFile, readConfigText } from './config/load.js';
 import { sha256, watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import type { ConfigSpec, LoadResult, OrchestratorSpec } from './config/types.js';
 import { createLogger, type Logger } from './log.js';
@@ -95,13 +95,9 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
 
   let current: ConfigSpec | undefined = first.result.ok ? first.result.config : undefined;
   let appliedHash = first.text === undefined ? undefined : sha256(first.text);
-  /** Apply a load; false (nothing done) when `text` is what is applied already. */
-  const apply = (result: LoadResult, text?: string): boolean => {
-    if (text !== undefined) {
-      const hash = sha256(text);
-      if (hash === appliedHash) return false;
-      appliedHash = hash;
-    }
+  let lastAccepted = first.result.ok;
+  const apply = (result: LoadResult): void => {
+    lastAccepted = result.ok;
     if (result.ok) {
       gateway.registry.configure(
         result.config.gateway.separator,
@@ -125,19 +121,32 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       current = result.config;
     }
     controller.applyConfig(result, file);
+  };
+  /** Apply the file's content; false, with nothing parsed or done, when it is what is applied already. */
+  const applyText = (text: string): boolean => {
+    const hash = sha256(text);
+    if (hash === appliedHash) return false;
+    appliedHash = hash;
+    apply(loadConfigText(text, file, env, { reread: current !== undefined }));
     return true;
   };
 
+  let watcher: ConfigWatcher | undefined;
   /** POST /api/reload and config/reload: read the file now; a file that holds what is applied changes nothing. */
   const reload = async (): Promise<ReloadResult> => {
-    const { result, text } = await readConfigFile(file, env, { reread: current !== undefined });
-    const changed = apply(result, text);
+    const read = await readConfigText(file);
+    let changed = true;
+    if (read.text === undefined) {
+      // Whatever is read next, the same content included, is applied: the error must not outlive its cause.
+      appliedHash = undefined;
+      watcher?.forget();
+      apply(read.failure);
+    } else changed = applyText(read.text);
     const status = controller.status();
-    return { changed, accepted: result.ok, generation: status.generation, error: status.configError };
+    return { changed, accepted: lastAccepted, generation: status.generation, error: status.configError };
   };
 
   let http: RunningHttpServer | undefined;
-  let watcher: ConfigWatcher | undefined;
   // Periodic resync: re-read the file (a missed event, a mount without events) and reconcile.
   const resync = setInterval(() => {
     // Without a watcher (it could not start), the resync reads the file itself.
@@ -231,7 +240,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       poll: options.poll ?? (settings.watchPoll || undefined),
       baseline: first.text,
       log: log.child({ component: 'watch' }),
-      onChange: (content) => apply(loadConfigText(content, file, env, { reread: current !== undefined }), content),
+      onChange: applyText,
     });
   } catch (error) {
     log.error({ err: error }, 'cannot watch the config folder; edits will be picked up by the periodic resync only');

@@ -60,13 +60,17 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv, optio
 
 /** {@link loadConfigFile}, also giving the text that was read (undefined when it could not be). */
 export async function readConfigFile(file: string, env: NodeJS.ProcessEnv, options: LoadOptions = {}): Promise<{ result: LoadResult; text?: string }> {
-  let text: string;
+  const read = await readConfigText(file, options);
+  return read.text === undefined ? { result: read.failure } : { result: loadConfigText(read.text, file, env, options), text: read.text };
+}
+
+/** Read `file` without loading it; when it cannot be read, the failed load that says why. Never rejects. */
+export async function readConfigText(file: string, options: Pick<LoadOptions, 'cwd'> = {}): Promise<{ text: string } | { text?: undefined; failure: LoadResult }> {
   try {
-    text = await readFile(resolve(options.cwd ?? process.cwd(), file), 'utf8');
+    return { text: await readFile(resolve(options.cwd ?? process.cwd(), file), 'utf8') };
   } catch (error) {
-    return { result: { ok: false, issues: [{ file, line: 1, column: 1, path: '', message: readFailure(error) }] } };
+    return { failure: { ok: false, issues: [{ file, line: 1, column: 1, path: '', message: readFailure(error) }] } };
   }
-  return { result: loadConfigText(text, file, env, options), text };
 }
 
 function readFailure(error: unknown): string {

@@ -14,6 +14,11 @@ export interface ConfigWatcher {
    * changed. Resolves once a read that started after the call has finished; never rejects.
    */
   check(): Promise<void>;
+  /**
+   * Deliver the next read whatever it holds, even the content last delivered: the caller dropped
+   * it (it applied a failure to read the file) and must see it again once the file is back.
+   */
+  forget(): void;
 }
 
 export interface WatchConfigOptions {
@@ -220,6 +225,9 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
       return closing;
     },
     check: sync,
+    forget(): void {
+      lastHash = undefined;
+    },
   };
 }
 

@@ -2,7 +2,7 @@
  * The control API of a real orchestrator: manual actions, the redacted config, resumable events,
  * and a log stream whose slow reader is dropped rather than allowed to grow memory.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +142,26 @@ describe('control API', () => {
     await orch.until((s) => s.configError === null && byName(s, 'b')?.state === 'running', 'the finished save applied');
     expect(await orch.server('a')).toMatchObject({ state: 'running', pid });
     expect((await orch.status()).generation).toBe(2);
+  });
+
+  it('a reload that finds the file gone is rejected; the same file put back clears the error', async () => {
+    await writeFile(scratch.file, stdio('a'));
+    const orch = await startCli(scratch.file);
+    await orch.until((s) => byName(s, 'a')?.state === 'running', 'a running');
+    const pid = (await orch.server('a'))!.pid;
+
+    await rm(scratch.file);
+    const gone = await orch.api<{ accepted: boolean; error: string | null }>('/api/reload', { method: 'POST' });
+    expect(gone.body.accepted).toBe(false);
+    expect(gone.body.error).toContain('config file not found');
+    expect(await orch.server('a')).toMatchObject({ state: 'running', pid });
+
+    // Back as it was (a checkout, say): nothing to apply, but the error must not outlive its cause.
+    await atomicSave(scratch.file, stdio('a'));
+    await orch.until((s) => s.configError === null, 'the error cleared');
+    expect(await orch.server('a')).toMatchObject({ state: 'running', pid });
+    const again = await orch.api<{ accepted: boolean; error: string | null }>('/api/reload', { method: 'POST' });
+    expect(again.body).toMatchObject({ accepted: true, error: null });
   });
 
   it('with no config accepted yet, an emptied file is simply a config with no servers', async () => {

@@ -243,6 +243,19 @@ describe('watchConfigFile', () => {
     expect(seen).toEqual(['c = 2\n']);
   });
 
+  it('after forget(), the next read delivers the content even though it is unchanged', async () => {
+    await writeFile(file, 'f = 1\n');
+    const { watcher, seen } = await start({ debounceMs: 60_000 });
+
+    await watcher.check();
+    expect(seen).toEqual([]);
+    watcher.forget();
+    await watcher.check();
+    expect(seen).toEqual(['f = 1\n']);
+    await watcher.check();
+    expect(seen).toEqual(['f = 1\n']);
+  });
+
   it('keeps watching after onChange throws', async () => {
     await writeFile(file, 't = 1\n');
     const seen: string[] = [];
