@@ -39,7 +39,14 @@ export function renderServers(servers: ServerStatus[], now = Date.now()): string
       String(s.restarts),
       formatAge(s.since, now),
       s.pid === null ? '-' : String(s.pid),
-      oneLine(s.configError ?? s.lastError),
+      oneLine(s.configError ?? replacementError(s) ?? s.lastError),
     ]),
   );
+}
+
+/** Why the new instance of a changed server is not serving yet: the edit has not taken effect. */
+function replacementError(s: ServerStatus): string | null {
+  const next = s.replacement;
+  if (!next?.lastError) return null;
+  return `edit not applied (new instance ${next.state}): ${next.lastError}`;
 }

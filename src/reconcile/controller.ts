@@ -448,8 +448,10 @@ export class Controller {
         name,
         state: reason === 'InvalidConfig' ? 'failed' : reason === 'Disabled' ? 'stopped' : 'pending',
         ready: false,
-        enabled: spec?.enabled ?? false,
-        transport: spec?.transport ?? 'http',
+        // An entry rejected before any spec of it was accepted: meant to run (the default), so a
+        // readiness probe counts it; what transport it would use is not known.
+        enabled: spec?.enabled ?? true,
+        transport: spec?.transport ?? null,
         pid: null,
         restarts: 0,
         since,

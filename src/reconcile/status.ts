@@ -27,7 +27,8 @@ export interface ServerStatus {
   state: ServerStateName;
   ready: boolean;
   enabled: boolean;
-  transport: Transport;
+  /** Null for an entry rejected before any spec of it was accepted. */
+  transport: Transport | null;
   pid: number | null;
   restarts: number;
   /** ISO time of the latest state change. */

@@ -249,7 +249,8 @@ describe('controller', () => {
     const t = setup();
     t.controller.applyConfig(loaded([], [issue('x', 'command is required')], ['x']));
     await t.settle();
-    expect(t.server('x')).toMatchObject({ state: 'failed', reason: 'InvalidConfig', pid: null });
+    // Counted as enabled (the default), so /readyz does not call the server set ready without it.
+    expect(t.server('x')).toMatchObject({ state: 'failed', reason: 'InvalidConfig', pid: null, enabled: true, ready: false, transport: null });
     expect(t.effects.processes).toHaveLength(0);
   });
 

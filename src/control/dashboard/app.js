@@ -253,7 +253,8 @@ function updateCard(card, server) {
   refs.state.className = `badge ${stateClass(server.state)}`;
   setText(refs.ready, server.ready ? 'Ready' : 'Not ready');
   refs.ready.classList.toggle('is-ready', Boolean(server.ready));
-  setText(refs.transport, server.enabled === false ? `${server.transport} · disabled` : server.transport);
+  const transport = server.transport ?? 'invalid entry';
+  setText(refs.transport, server.enabled === false ? `${transport} · disabled` : transport);
   setText(refs.restarts, String(server.restarts ?? 0));
   setText(refs.pid, server.pid ?? '—');
   setText(refs.tools, server.tools === null || server.tools === undefined ? '—' : String(server.tools));
