@@ -43,7 +43,7 @@ Usage:
 
 Options:
   --config FILE        the config (else $MCP_CONFIG_FILE, ./mcp_config.toml, /opt/mcps/mcp_config.toml)
-  --listen HOST:PORT   where to serve (else [orchestrator] listen, $MCP_ORCHESTRATOR_LISTEN, 127.0.0.1:8080)
+  --listen HOST:PORT   where to serve (else $MCP_ORCHESTRATOR_LISTEN, else [orchestrator] listen, else 127.0.0.1:8080)
   --poll               watch the config by polling (for mounts without file events; or CHOKIDAR_USEPOLLING=1)
   --stdio              serve MCP on stdin/stdout too (for "docker run -i IMAGE run --stdio" in a client's config)
   --url URL            a running orchestrator (else $MCP_ORCHESTRATOR_URL, else the config's listen address)

@@ -91,15 +91,22 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
     return base === name || base.startsWith('..');
   };
 
+  /** Set while the file is gone: said once when it goes, and once when it is back. */
+  let missing = false;
   /** Read the file; undefined when it cannot be read right now. Never throws. */
   const read = async (): Promise<string | undefined> => {
     try {
-      return await readFile(path, 'utf8');
+      const content = await readFile(path, 'utf8');
+      if (missing) log.info({ file: path }, 'config file is back');
+      missing = false;
+      return content;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // Mid-rename, mid-ConfigMap-swap or deleted: the event that brings it back triggers a read.
-      if (code === 'ENOENT' || code === 'ENOTDIR') log.debug({ file: path, code }, 'config file missing');
-      else log.warn({ file: path, err: error }, 'config file unreadable');
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        if (!missing) log.warn({ file: path, code }, 'config file missing; the running config is kept until it is back');
+        missing = true;
+      } else log.warn({ file: path, err: error }, 'config file unreadable');
       return undefined;
     }
   };

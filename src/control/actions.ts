@@ -79,7 +79,7 @@ export function redactConfig(config: ConfigSpec) {
 export function createControlActions(deps: ActionDeps): ControlActions {
   const { controller } = deps;
   const known = (name: string): void => {
-    if (!controller.has(name)) throw new ActionError('not-found', `no server named "${name}" in the config; GET /api/servers lists them`);
+    if (!controller.has(name)) throw new ActionError('not-found', `no server named "${name}" in the config; "mcp-orchestrator status" (GET /api/servers) lists them`);
   };
   const enabled = (name: string, action: string): void => {
     known(name);
@@ -100,16 +100,16 @@ export function createControlActions(deps: ActionDeps): ControlActions {
       enabled(name, 'start');
       const status = controller.serverStatus(name);
       if (!controller.isHeld(name) && status.state !== 'stopped' && status.state !== 'failed') {
-        throw new ActionError('conflict', `"${name}" is already ${status.state}; use restart to start it again`);
+        throw new ActionError('conflict', `"${name}" is not stopped (it is ${status.state}); restart it instead: "mcp-orchestrator restart ${name}" (POST /api/servers/${name}/restart)`);
       }
       controller.release(name);
       return controller.serverStatus(name);
     },
     stop: (name) => {
       enabled(name, 'stop');
-      if (controller.isHeld(name)) throw new ActionError('conflict', `"${name}" is already stopped by a manual stop; start it with POST /api/servers/${name}/start`);
+      if (controller.isHeld(name)) throw new ActionError('conflict', `"${name}" is already stopped by a manual stop; start it with "mcp-orchestrator start ${name}" (POST /api/servers/${name}/start)`);
       const state = controller.serverStatus(name).state;
-      if (state === 'stopped' || state === 'failed') throw new ActionError('conflict', `"${name}" is already ${state}; start it with POST /api/servers/${name}/start`);
+      if (state === 'stopped' || state === 'failed') throw new ActionError('conflict', `"${name}" is already ${state}; start it with "mcp-orchestrator start ${name}" (POST /api/servers/${name}/start)`);
       controller.hold(name);
       return controller.serverStatus(name);
     },

@@ -217,12 +217,16 @@ describe('watchConfigFile', () => {
     const { seen, logs } = await start();
 
     await rm(file);
-    await waitFor(() => logged(logs, 'config file missing'), { message: 'deletion seen' });
+    const gone = await waitFor(() => logged(logs, 'config file missing; the running config is kept until it is back'), { message: 'deletion seen' });
+    // Said where a user reads by default (info), and only once however many reads find it gone.
+    expect(gone.level).toBe(40);
     expect(seen).toEqual([]);
 
     await writeFile(file, 'd = 2\n');
     await waitFor(() => seen.length > 0, { message: 'recreated file delivered' });
     expect(seen).toEqual(['d = 2\n']);
+    expect(logged(logs, 'config file is back')).toBeDefined();
+    expect(logs.filter((l) => l.msg.startsWith('config file missing'))).toHaveLength(1);
   });
 
   it('delivers the first content of a file that did not exist at start', async () => {
