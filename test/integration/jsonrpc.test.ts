@@ -8,6 +8,7 @@ import { startHttpServer, type RunningHttpServer } from '../../src/control/http.
 import { JsonRpcHandler, jsonRpcRoutes, RPC_METHODS, startJsonRpcServer } from '../../src/control/jsonrpc.js';
 import { silentLogger } from '../../src/log.js';
 import type { OrchestratorStatus, ServerStatus } from '../../src/reconcile/status.js';
+import { serverStatus } from '../helpers/status.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface RpcAnswer {
@@ -17,27 +18,9 @@ interface RpcAnswer {
   error?: { code: number; message: string; data?: unknown };
 }
 
-function serverStatus(name: string, state: ServerStatus['state'] = 'running'): ServerStatus {
-  return {
-    name,
-    state,
-    ready: state === 'running',
-    enabled: true,
-    transport: 'stdio',
-    pid: state === 'running' ? 4242 : null,
-    restarts: 0,
-    since: '2026-01-01T00:00:00.000Z',
-    reason: 'Ready',
-    message: null,
-    lastExit: null,
-    lastError: null,
-    nextRetryAt: null,
-    configError: null,
-    observedGeneration: 1,
-    specHash: 'h',
-    conditions: [],
-    replacement: null,
-  };
+function statusOf(name: string, state: ServerStatus['state'] = 'running'): ServerStatus {
+  const running = state === 'running';
+  return serverStatus({ name, state, ready: running, pid: running ? 4242 : null });
 }
 
 /** Control actions over a fixed set of servers, recording what was asked. */
@@ -47,8 +30,8 @@ function fakeActions() {
   let shutdowns = 0;
   let releaseShutdown: (() => void) | undefined;
   const servers = new Map([
-    ['alpha', serverStatus('alpha')],
-    ['beta', serverStatus('beta', 'stopped')],
+    ['alpha', statusOf('alpha')],
+    ['beta', statusOf('beta', 'stopped')],
   ]);
   const known = (name: string) => {
     const status = servers.get(name);

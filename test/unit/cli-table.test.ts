@@ -1,32 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { renderServers } from '../../src/cli/table.js';
 import type { ServerStatus } from '../../src/reconcile/status.js';
+import { serverStatus } from '../helpers/status.js';
 
 const NOW = Date.parse('2026-01-01T00:10:00.000Z');
 
-function server(overrides: Partial<ServerStatus>): ServerStatus {
-  return {
-    name: 'mem',
-    state: 'running',
-    ready: true,
-    enabled: true,
-    transport: 'stdio',
-    pid: 4242,
-    restarts: 0,
-    since: '2026-01-01T00:09:00.000Z',
-    reason: 'Ready',
-    message: null,
-    lastExit: null,
-    lastError: null,
-    nextRetryAt: null,
-    configError: null,
-    observedGeneration: 2,
-    specHash: 'abc',
-    conditions: [],
-    replacement: null,
-    ...overrides,
-  };
-}
+const server = (overrides: Partial<ServerStatus>) =>
+  serverStatus({ name: 'mem', since: '2026-01-01T00:09:00.000Z', ...overrides });
 
 describe('renderServers (mcp-orchestrator status)', () => {
   it('shows one row per server, with its age and pid', () => {
