@@ -214,12 +214,14 @@ describe('watchConfigFile', () => {
 
   it('waits out a deleted file and delivers it when it comes back', async () => {
     await writeFile(file, 'd = 1\n');
-    const { seen, logs } = await start();
+    const { watcher, seen, logs } = await start();
 
     await rm(file);
     const gone = await waitFor(() => logged(logs, 'config file missing; the running config is kept until it is back'), { message: 'deletion seen' });
     // Said where a user reads by default (info), and only once however many reads find it gone.
     expect(gone.level).toBe(40);
+    await watcher.check();
+    await watcher.check();
     expect(seen).toEqual([]);
 
     await writeFile(file, 'd = 2\n');
