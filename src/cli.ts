@@ -1,65 +1,18 @@
 #!/usr/bin/env node
 /** `mcp-orchestrator`: the command line. Its own output goes to stdout/stderr directly. */
 import { existsSync, readFileSync } from 'node:fs';
-import { VERSION } from './version.js';
-import { parseArgs } from 'node:util';
 import { resolveConfigPath } from './config/locate.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
 import { formatIssues } from './config/format.js';
-import { NAME_PATTERN } from './config/names.js';
 import { parseListen } from './config/listen.js';
-import type { ListenSpec } from './config/types.js';
+import type { ListenSpec, OrchestratorSpec } from './config/types.js';
 import type { OrchestratorStatus, ServerStatus } from './reconcile/status.js';
 import type { ControllerEvent } from './reconcile/controller.js';
 import type { LogLine } from './runtime/ringbuffer.js';
 import type { ReloadResult } from './control/actions.js';
-import { followSse, getJson, postJson, RemoteError } from './cli/remote.js';
+import { followSse, getJson, postJson, RemoteError, type Remote } from './cli/remote.js';
 import { renderServers } from './cli/table.js';
-
-
-const HELP = `mcp-orchestrator ${VERSION}: runs the MCP servers of a TOML file and keeps them converged on it.
-
-Usage:
-  mcp-orchestrator [run] [--config FILE] [--listen HOST:PORT] [--poll] [--stdio]
-      Start every server of the config, watch the file, serve the API and the aggregated MCP
-      endpoint (/mcp). Stops on SIGTERM/SIGINT (a second SIGINT kills at once). With --stdio, also
-      serve the aggregate as a stdio MCP server on stdin/stdout (logs on stderr); stdin's end stops it.
-  mcp-orchestrator validate [--config FILE]
-      Check the config; print every problem as FILE:LINE:COL. Exit 0 when valid, 1 when not.
-  mcp-orchestrator status [--json] [--url URL]
-      Show every server of a running orchestrator as a table (or the raw JSON).
-  mcp-orchestrator start|stop|restart NAME [--url URL]
-      Manual control of one server: a stop holds until a start or a change of the server's spec;
-      restart stops it gracefully and starts a new process.
-  mcp-orchestrator logs NAME [-f] [--tail N] [--url URL]
-      The server's recent output (the last 100 lines by default), then with -f its new lines live.
-  mcp-orchestrator events [-f] [--url URL]
-      Recent state transitions, config loads and manual actions; with -f, live.
-  mcp-orchestrator reload [--url URL]
-      Re-read the config file now.
-  mcp-orchestrator connect [--url URL] [--server NAME]
-      Bridge stdin/stdout to a running orchestrator's MCP endpoint (all servers, or one with
-      --server): for "docker exec -i CONTAINER mcp-orchestrator connect" in a stdio client's config.
-
-Options:
-  --config FILE        the config (else $MCP_CONFIG_FILE, ./mcp_config.toml, /opt/mcps/mcp_config.toml)
-  --listen HOST:PORT   where to serve (else $MCP_ORCHESTRATOR_LISTEN, else [orchestrator] listen, else 127.0.0.1:8080)
-  --poll               watch the config by polling (for mounts without file events; or CHOKIDAR_USEPOLLING=1)
-  --stdio              serve MCP on stdin/stdout too (for "docker run -i IMAGE run --stdio" in a client's config)
-  --url URL            a running orchestrator (else $MCP_ORCHESTRATOR_URL, else the config's listen address)
-  --server NAME        connect to one server's endpoint (/servers/NAME/mcp), its tools unprefixed
-  --json               machine-readable output
-  -f, --follow         keep streaming (logs, events)
-  --tail N             how many recent lines to show first (logs; default 100)
-  -h, --help           this help
-  -v, --version        the version
-
-Environment:
-  MCP_CONFIG_FILE, MCP_ORCHESTRATOR_LISTEN, MCP_REPOS_DIR, LOG_LEVEL, CHOKIDAR_USEPOLLING,
-  MCP_ORCHESTRATOR_TOKEN (the bearer token; required off loopback), MCP_ORCHESTRATOR_URL.
-`;
-
-class UsageError extends Error {}
+import { parseCommandLine, UsageError, type ParsedValues } from './cli/args.js';
 
 function configPath(flag: string | undefined): string {
   const found = resolveConfigPath({ flag, env: process.env, cwd: process.cwd(), exists: existsSync });
@@ -84,27 +37,59 @@ async function validate(flag: string | undefined): Promise<number> {
   return 0;
 }
 
-/** Where a running orchestrator is: --url, $MCP_ORCHESTRATOR_URL, or the config's listen. */
-function orchestratorUrl(flag: string | undefined, configFlag: string | undefined): string {
-  const explicit = flag ?? process.env.MCP_ORCHESTRATOR_URL;
-  if (explicit) return explicit.replace(/\/+$/, '');
-  let listen: ListenSpec = { host: '127.0.0.1', port: 8080 };
+/** An orchestrator's address given as a URL (--url, $MCP_ORCHESTRATOR_URL): http(s) only, no trailing slash. */
+function httpBase(raw: string, source: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`${source} ${raw}: not an http:// or https:// URL; give the orchestrator's address, e.g. http://127.0.0.1:8080`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+/**
+ * The orchestrator's settings as `run` would read them from the config: the file's `[orchestrator]`
+ * with the environment's overrides, or (no file, or one that does not parse) the defaults with
+ * them, which is also what `run` falls back to.
+ */
+function localSettings(configFlag: string | undefined): { settings: OrchestratorSpec; fromFile: boolean } {
   const found = resolveConfigPath({ flag: configFlag, env: process.env, cwd: process.cwd(), exists: existsSync });
   if (found.ok) {
     try {
       const result = loadConfigText(readFileSync(found.path, 'utf8'), found.path, process.env);
-      if (result.ok) listen = result.config.orchestrator.listen;
+      if (result.ok) return { settings: result.config.orchestrator, fromFile: true };
     } catch {
-      // An unreadable config only loses the address hint; the default stands.
+      // An unreadable config only loses the address hint; the defaults stand.
     }
   }
-  const host = ['0.0.0.0', '::', '[::]'].includes(listen.host) ? '127.0.0.1' : listen.host.includes(':') && !listen.host.startsWith('[') ? `[${listen.host}]` : listen.host;
-  return `http://${host}:${listen.port}`;
+  const defaults = loadConfigText('', found.ok ? found.path : 'mcp_config.toml', process.env);
+  if (defaults.ok) return { settings: defaults.config.orchestrator, fromFile: false };
+  // Only an environment override can fail here, and run would refuse it the same way.
+  throw new UsageError(defaults.issues.map((issue) => issue.message).join('; '));
 }
 
-async function status(urlFlag: string | undefined, configFlag: string | undefined, json: boolean): Promise<number> {
-  const base = orchestratorUrl(urlFlag, configFlag);
-  const body = await getJson<OrchestratorStatus>(base, '/api/servers');
+/**
+ * Where a running orchestrator is and what token it wants: --url, else $MCP_ORCHESTRATOR_URL, else
+ * the address `run` listens on ($MCP_ORCHESTRATOR_LISTEN, the config's listen, 127.0.0.1:8080).
+ * The token is $MCP_ORCHESTRATOR_TOKEN; the config's own `token` is sent only to the config's own
+ * address, never to a URL given on the command line.
+ */
+function findRemote(values: ParsedValues): Remote {
+  const envToken = process.env.MCP_ORCHESTRATOR_TOKEN || undefined;
+  if (values.url !== undefined) return { base: httpBase(values.url, '--url'), token: envToken };
+  if (process.env.MCP_ORCHESTRATOR_URL) return { base: httpBase(process.env.MCP_ORCHESTRATOR_URL, '$MCP_ORCHESTRATOR_URL'), token: envToken };
+  const { settings, fromFile } = localSettings(values.config);
+  const listen: ListenSpec = settings.listen;
+  const host = ['0.0.0.0', '::', '[::]'].includes(listen.host) ? '127.0.0.1' : listen.host.includes(':') && !listen.host.startsWith('[') ? `[${listen.host}]` : listen.host;
+  return { base: `http://${host}:${listen.port}`, token: (fromFile ? settings.token : undefined) ?? envToken };
+}
+
+async function status(remote: Remote, json: boolean): Promise<number> {
+  const body = await getJson<OrchestratorStatus>(remote, '/api/servers');
   if (json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     return 0;
@@ -116,8 +101,8 @@ async function status(urlFlag: string | undefined, configFlag: string | undefine
   return 0;
 }
 
-async function manual(base: string, action: 'start' | 'stop' | 'restart', name: string, json: boolean): Promise<number> {
-  const status = await postJson<ServerStatus>(base, `/api/servers/${name}/${action}`);
+async function manual(remote: Remote, action: 'start' | 'stop' | 'restart', name: string, json: boolean): Promise<number> {
+  const status = await postJson<ServerStatus>(remote, `/api/servers/${name}/${action}`);
   if (json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
   else process.stdout.write(`${name}: ${action} requested; now ${status.state}${status.pid ? ` (pid ${status.pid})` : ''}\n`);
   return 0;
@@ -130,16 +115,16 @@ function untilInterrupted(): AbortSignal {
   return abort.signal;
 }
 
-async function logs(base: string, name: string, follow: boolean, tailFlag: string | undefined): Promise<number> {
+async function logs(remote: Remote, name: string, follow: boolean, tailFlag: string | undefined): Promise<number> {
   const tail = tailFlag === undefined ? 100 : Number(tailFlag);
   if (!Number.isInteger(tail) || tail < 0) throw new UsageError(`--tail ${tailFlag}: give a whole number of lines`);
   const print = (line: LogLine) => (line.stream === 'stderr' ? process.stderr : process.stdout).write(`${line.line}\n`);
   if (!follow) {
-    const body = await getJson<{ lines: LogLine[] }>(base, `/api/servers/${name}/logs?tail=${tail}`);
+    const body = await getJson<{ lines: LogLine[] }>(remote, `/api/servers/${name}/logs?tail=${tail}`);
     body.lines.forEach(print);
     return 0;
   }
-  await followSse(base, `/api/servers/${name}/logs?tail=${tail}&follow=1`, (event) => print(JSON.parse(event.data) as LogLine), untilInterrupted());
+  await followSse(remote, `/api/servers/${name}/logs?tail=${tail}&follow=1`, (event) => print(JSON.parse(event.data) as LogLine), untilInterrupted());
   return 0;
 }
 
@@ -156,7 +141,7 @@ function describeEvent(event: ControllerEvent): string {
   }
 }
 
-async function eventsCommand(base: string, follow: boolean): Promise<number> {
+async function eventsCommand(remote: Remote, follow: boolean): Promise<number> {
   const signal = untilInterrupted();
   // The log keeps the recent events; without -f, read what is there and stop when it goes quiet.
   const quiet = follow ? undefined : new AbortController();
@@ -167,7 +152,7 @@ async function eventsCommand(base: string, follow: boolean): Promise<number> {
   };
   settle();
   await followSse(
-    base,
+    remote,
     '/api/events?since=0',
     (event) => {
       process.stdout.write(`${describeEvent(JSON.parse(event.data) as ControllerEvent)}\n`);
@@ -179,21 +164,19 @@ async function eventsCommand(base: string, follow: boolean): Promise<number> {
   return 0;
 }
 
-async function reload(base: string): Promise<number> {
-  const result = await postJson<ReloadResult>(base, '/api/reload');
+async function reload(remote: Remote): Promise<number> {
+  const result = await postJson<ReloadResult>(remote, '/api/reload');
   if (!result.changed) process.stdout.write(`config unchanged (generation ${result.generation})\n`);
   else if (result.accepted) process.stdout.write(`config reloaded: generation ${result.generation}\n`);
   if (result.error) process.stderr.write(`${result.error}\n`);
   return result.accepted ? 0 : 1;
 }
 
-async function connect(urlFlag: string | undefined, configFlag: string | undefined, server: string | undefined): Promise<number> {
-  if (server !== undefined && !NAME_PATTERN.test(server)) throw new UsageError(`--server ${server}: not a server name`);
-  const base = orchestratorUrl(urlFlag, configFlag);
-  const url = server === undefined ? `${base}/mcp` : `${base}/servers/${server}/mcp`;
+async function connect(remote: Remote, server: string | undefined): Promise<number> {
+  const url = server === undefined ? `${remote.base}/mcp` : `${remote.base}/servers/${server}/mcp`;
   const [{ runConnect }, { createLogger }] = await Promise.all([import('./gateway/connect.js'), import('./log.js')]);
   const level = (process.env.LOG_LEVEL ?? 'warn').toLowerCase() as 'info';
-  return runConnect({ url, token: process.env.MCP_ORCHESTRATOR_TOKEN || undefined, log: createLogger({ destination: 'stderr', level }), signal: untilInterrupted() });
+  return runConnect({ url, token: remote.token, log: createLogger({ destination: 'stderr', level }), signal: untilInterrupted() });
 }
 
 async function run(args: { config?: string; listen?: string; poll?: boolean; stdio?: boolean }): Promise<number> {
@@ -210,63 +193,32 @@ async function run(args: { config?: string; listen?: string; poll?: boolean; std
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      listen: { type: 'string' },
-      poll: { type: 'boolean' },
-      stdio: { type: 'boolean' },
-      url: { type: 'string' },
-      json: { type: 'boolean' },
-      server: { type: 'string' },
-      follow: { type: 'boolean', short: 'f' },
-      tail: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
+  const invocation = parseCommandLine(argv);
+  if (invocation.kind === 'print') {
+    process.stdout.write(invocation.text);
     return 0;
   }
-  if (values.version) {
-    process.stdout.write(`${VERSION}\n`);
-    return 0;
-  }
-  const [command = 'run', ...rest] = positionals;
-  const takesName = ['start', 'stop', 'restart', 'logs'].includes(command);
-  if (rest.length > (takesName ? 1 : 0)) throw new UsageError(`unexpected argument "${rest[takesName ? 1 : 0]}" after "${command}"`);
-  const name = (): string => {
-    const given = rest[0];
-    if (given === undefined) throw new UsageError(`${command} needs a server name: mcp-orchestrator ${command} NAME`);
-    if (!NAME_PATTERN.test(given)) throw new UsageError(`"${given}" is not a server name`);
-    return given;
-  };
-  const base = () => orchestratorUrl(values.url, values.config);
+  const { command, values } = invocation;
+  const name = invocation.name ?? '';
   switch (command) {
     case 'start':
     case 'stop':
     case 'restart':
-      return manual(base(), command, name(), values.json ?? false);
+      return manual(findRemote(values), command, name, values.json ?? false);
     case 'logs':
-      return logs(base(), name(), values.follow ?? false, values.tail);
+      return logs(findRemote(values), name, values.follow ?? false, values.tail);
     case 'events':
-      return eventsCommand(base(), values.follow ?? false);
+      return eventsCommand(findRemote(values), values.follow ?? false);
     case 'reload':
-      return reload(base());
+      return reload(findRemote(values));
     case 'run':
       return run(values);
     case 'validate':
       return validate(values.config);
     case 'status':
-      return status(values.url, values.config, values.json ?? false);
+      return status(findRemote(values), values.json ?? false);
     case 'connect':
-      return connect(values.url, values.config, values.server);
-    default:
-      throw new UsageError(`unknown command "${command}"; see mcp-orchestrator --help`);
+      return connect(findRemote(values), values.server);
   }
 }
 
@@ -275,7 +227,7 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof RemoteError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (error instanceof UsageError || error instanceof RemoteError) {
       process.stderr.write(`mcp-orchestrator: ${(error as Error).message}\n`);
       process.exitCode = 2;
       return;

@@ -2,32 +2,34 @@
 
 export class RemoteError extends Error {}
 
-function headers(extra: Record<string, string> = {}): Record<string, string> {
-  const token = process.env.MCP_ORCHESTRATOR_TOKEN;
-  return token ? { authorization: `Bearer ${token}`, ...extra } : extra;
+/** A running orchestrator: its base URL (no trailing slash) and the bearer token to send, if any. */
+export interface Remote {
+  base: string;
+  token: string | undefined;
 }
 
-async function request(base: string, path: string, init: RequestInit = {}): Promise<Response> {
+async function request(remote: Remote, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = { ...(init.headers as Record<string, string> | undefined), ...(remote.token ? { authorization: `Bearer ${remote.token}` } : {}) };
   let response: Response;
   try {
-    response = await fetch(`${base}${path}`, { ...init, headers: headers(init.headers as Record<string, string> | undefined) });
+    response = await fetch(`${remote.base}${path}`, { ...init, headers });
   } catch {
-    throw new RemoteError(`cannot reach the orchestrator at ${base}: is it running? (start it with "mcp-orchestrator run", or point --url / MCP_ORCHESTRATOR_URL at it)`);
+    throw new RemoteError(`cannot reach the orchestrator at ${remote.base}: is it running? (start it with "mcp-orchestrator run", or point --url / MCP_ORCHESTRATOR_URL at it)`);
   }
   if (!response.ok) {
     const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
-    const hint = response.status === 401 ? ' (set MCP_ORCHESTRATOR_TOKEN to the orchestrator\'s token)' : '';
+    const hint = response.status === 401 ? " (set MCP_ORCHESTRATOR_TOKEN to the orchestrator's token)" : '';
     throw new RemoteError(`${response.status} ${body.error?.message ?? response.statusText}${hint}`);
   }
   return response;
 }
 
-export async function getJson<T>(base: string, path: string): Promise<T> {
-  return (await (await request(base, path, { signal: AbortSignal.timeout(10_000) })).json()) as T;
+export async function getJson<T>(remote: Remote, path: string): Promise<T> {
+  return (await (await request(remote, path, { signal: AbortSignal.timeout(10_000) })).json()) as T;
 }
 
-export async function postJson<T>(base: string, path: string): Promise<T> {
-  return (await (await request(base, path, { method: 'POST', signal: AbortSignal.timeout(60_000) })).json()) as T;
+export async function postJson<T>(remote: Remote, path: string): Promise<T> {
+  return (await (await request(remote, path, { method: 'POST', signal: AbortSignal.timeout(60_000) })).json()) as T;
 }
 
 export interface SseEvent {
@@ -37,8 +39,8 @@ export interface SseEvent {
 }
 
 /** Read an SSE stream until it ends or `signal` aborts, calling `onEvent` for each event. */
-export async function followSse(base: string, path: string, onEvent: (event: SseEvent) => void, signal: AbortSignal): Promise<void> {
-  const response = await request(base, path, { headers: { accept: 'text/event-stream' }, signal });
+export async function followSse(remote: Remote, path: string, onEvent: (event: SseEvent) => void, signal: AbortSignal): Promise<void> {
+  const response = await request(remote, path, { headers: { accept: 'text/event-stream' }, signal });
   const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader();
   if (!reader) return;
   let buffer = '';

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { useScratch, byName, CLI, startCli, STEADY } from '../helpers/orchestrator.js';
 import { isPidAlive, waitForPids } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/net.js';
 
 const run = promisify(execFile);
 const fixture = (path: string) => fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url));
@@ -145,6 +146,30 @@ describe('CLI', () => {
     );
     expect(failure?.code).toBe(2);
     expect(failure?.stderr).toContain(`cannot reach the orchestrator at ${orch.url}: is it running?`);
+  });
+  it("without --url the CLI finds the orchestrator, and its token, in the config; a --url never gets the config's token", async () => {
+    const port = await freePort();
+    await writeFile(scratch.file, `[orchestrator]\nlisten = "127.0.0.1:${port}"\ntoken = "from-the-config"\n\n${node('steady', STEADY)}`);
+    // The config's listen, given again as --listen only so the helper's own default (port 0) does not win.
+    const orch = await startCli(scratch.file, { args: ['--listen', `127.0.0.1:${port}`] });
+    const env = { ...process.env, MCP_ORCHESTRATOR_TOKEN: '', MCP_ORCHESTRATOR_URL: '', MCP_ORCHESTRATOR_LISTEN: '' };
+    const cli = (args: string[]) =>
+      run(process.execPath, [CLI, ...args], { env }).then(
+        ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+    const ready = await waitFor(async () => {
+      const result = await cli(['status', '--config', scratch.file]);
+      return /^steady\s+running\s+yes/m.test(result.stdout) ? result : undefined;
+    }, { timeoutMs: 30_000, message: 'status --config shows steady running' });
+    expect(ready.code).toBe(0);
+
+    const refused = await cli(['status', '--url', orch.url]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('401');
+    expect(refused.stderr).toContain('set MCP_ORCHESTRATOR_TOKEN');
+    const withToken = await run(process.execPath, [CLI, 'status', '--url', orch.url], { env: { ...env, MCP_ORCHESTRATOR_TOKEN: 'from-the-config' } });
+    expect(withToken.stdout).toMatch(/^steady\s+running/m);
   });
 });
 

@@ -1,0 +1,215 @@
+/**
+ * The command line's grammar: every command with the options it takes, the help texts made from
+ * the same table, and the checks that turn a mistyped command line into a message saying what to
+ * type instead. Pure: nothing here reads the environment or the file system.
+ */
+import { parseArgs } from 'node:util';
+import { NAME_PATTERN } from '../config/names.js';
+import { VERSION } from '../version.js';
+
+/** A mistake on the command line: printed as it is, exit code 2. */
+export class UsageError extends Error {}
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** How the option reads in usage lines: `--tail N`. */
+  usage: string;
+  about: string;
+}
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c', usage: '--config FILE', about: 'the config (else $MCP_CONFIG_FILE, ./mcp_config.toml, /opt/mcps/mcp_config.toml)' },
+  listen: { type: 'string', usage: '--listen HOST:PORT', about: 'where to serve (else $MCP_ORCHESTRATOR_LISTEN, else [orchestrator] listen, else 127.0.0.1:8080)' },
+  poll: { type: 'boolean', usage: '--poll', about: 'watch the config by polling (for mounts without file events; or CHOKIDAR_USEPOLLING=1)' },
+  stdio: { type: 'boolean', usage: '--stdio', about: 'serve MCP on stdin/stdout too (for "docker run -i IMAGE run --stdio" in a client\'s config)' },
+  url: {
+    type: 'string',
+    usage: '--url URL',
+    about: 'a running orchestrator (else $MCP_ORCHESTRATOR_URL, else $MCP_ORCHESTRATOR_LISTEN, else the config\'s listen)',
+  },
+  server: { type: 'string', usage: '--server NAME', about: "connect to one server's endpoint (/servers/NAME/mcp), its tools unprefixed" },
+  json: { type: 'boolean', usage: '--json', about: 'machine-readable output' },
+  follow: { type: 'boolean', short: 'f', usage: '-f, --follow', about: 'keep streaming (logs, events)' },
+  tail: { type: 'string', usage: '--tail N', about: 'how many recent lines to show first (logs; default 100)' },
+  help: { type: 'boolean', short: 'h', usage: '-h, --help', about: 'this help (after a command: that command\'s help)' },
+  version: { type: 'boolean', short: 'v', usage: '-v, --version', about: 'the version' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+interface CommandSpec {
+  /** What follows the command's name in its usage line. */
+  operands: string;
+  about: string;
+  options: readonly OptionName[];
+}
+
+/** Every command that talks to a running orchestrator finds it with these two. */
+const REMOTE = ['url', 'config'] as const;
+
+const COMMANDS = {
+  run: {
+    operands: '',
+    about:
+      'Start every server of the config, watch the file, serve the API and the aggregated MCP endpoint (/mcp). ' +
+      'Stops on SIGTERM/SIGINT (a second SIGINT kills at once). With --stdio, also serve the aggregate as a stdio ' +
+      'MCP server on stdin/stdout (logs on stderr); stdin\'s end stops it.',
+    options: ['config', 'listen', 'poll', 'stdio'],
+  },
+  validate: {
+    operands: '',
+    about: 'Check the config; print every problem as FILE:LINE:COL. Exit 0 when valid, 1 when not.',
+    options: ['config'],
+  },
+  status: {
+    operands: '',
+    about: 'Show every server of a running orchestrator as a table (or the raw JSON).',
+    options: ['json', ...REMOTE],
+  },
+  start: { operands: 'NAME', about: 'Start a server that a manual stop holds.', options: ['json', ...REMOTE] },
+  stop: {
+    operands: 'NAME',
+    about: "Stop a server gracefully; it stays stopped until a start or a change of the server's spec.",
+    options: ['json', ...REMOTE],
+  },
+  restart: { operands: 'NAME', about: 'Stop a server gracefully and start a new process.', options: ['json', ...REMOTE] },
+  logs: {
+    operands: 'NAME',
+    about: "The server's recent output (the last 100 lines by default), then with -f its new lines live.",
+    options: ['follow', 'tail', ...REMOTE],
+  },
+  events: { operands: '', about: 'Recent state transitions, config loads and manual actions; with -f, live.', options: ['follow', ...REMOTE] },
+  reload: { operands: '', about: 'Re-read the config file now.', options: [...REMOTE] },
+  connect: {
+    operands: '',
+    about:
+      "Bridge stdin/stdout to a running orchestrator's MCP endpoint (all servers, or one with --server): " +
+      'for "docker exec -i CONTAINER mcp-orchestrator connect" in a stdio client\'s config.',
+    options: ['server', ...REMOTE],
+  },
+  help: { operands: '[COMMAND]', about: "This help, or one command's.", options: [] },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
+
+const isCommand = (word: string): word is CommandName => Object.hasOwn(COMMANDS, word);
+
+export type ParsedValues = { -readonly [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
+
+/** What the command line asks for: a help text or version to print, or a command to run. */
+export type Invocation =
+  | { kind: 'print'; text: string }
+  | { kind: 'command'; command: Exclude<CommandName, 'help'>; name: string | undefined; values: ParsedValues };
+
+/** `text` in lines of at most `width` characters, the first after `first`, the rest indented to line up under it. */
+function wrap(text: string, first: string, width = 100): string {
+  const indent = ' '.repeat(first.length);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && indent.length + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  lines.push(line);
+  return first + lines.join(`\n${indent}`);
+}
+
+/** One command's usage line, as `--help` and the README show it. */
+export function usageLine(name: CommandName): string {
+  const command: CommandSpec = COMMANDS[name];
+  const options = command.options.map((o) => `[${OPTIONS[o].usage.replace(/^-\w, /, '')}]`);
+  const head = name === 'run' ? '[run]' : name;
+  return ['mcp-orchestrator', head, command.operands, ...options].filter((part) => part !== '').join(' ');
+}
+
+function optionLines(names: readonly OptionName[]): string {
+  const width = Math.max(...names.map((n) => OPTIONS[n].usage.length));
+  return names.map((n) => wrap(OPTIONS[n].about, `  ${OPTIONS[n].usage.padEnd(width)}  `)).join('\n');
+}
+
+const ENVIRONMENT = `Environment:
+  MCP_CONFIG_FILE, MCP_ORCHESTRATOR_LISTEN, MCP_REPOS_DIR, LOG_LEVEL, CHOKIDAR_USEPOLLING,
+  MCP_ORCHESTRATOR_TOKEN (the bearer token; required off loopback), MCP_ORCHESTRATOR_URL.`;
+
+/** `mcp-orchestrator --help`: every command, then every option. */
+export function globalHelp(): string {
+  const commands = COMMAND_NAMES
+    .filter((name) => name !== 'help')
+    .map((name) => `  ${usageLine(name)}\n${wrap(COMMANDS[name].about, '      ')}`);
+  return `mcp-orchestrator ${VERSION}: runs the MCP servers of a TOML file and keeps them converged on it.
+
+Usage:
+${commands.join('\n')}
+  mcp-orchestrator help [COMMAND] | COMMAND --help
+      This help, or one command's.
+
+Options:
+${optionLines(Object.keys(OPTIONS) as OptionName[])}
+
+${ENVIRONMENT}
+`;
+}
+
+/** `mcp-orchestrator COMMAND --help`: its usage line, what it does, and only its options. */
+export function commandHelp(name: CommandName): string {
+  const command: CommandSpec = COMMANDS[name];
+  const options = command.options.length > 0 ? `\nOptions:\n${optionLines(command.options)}\n` : '';
+  return `Usage: ${usageLine(name)}\n\n${wrap(command.about, '  ')}\n${options}\n${ENVIRONMENT}\n`;
+}
+
+const seeHelp = (command: CommandName | undefined) => (command ? `see mcp-orchestrator ${command} --help` : 'see mcp-orchestrator --help');
+
+/**
+ * Read a command line (without node and the script). Throws UsageError, with what to type
+ * instead, for an unknown command or option, an option the command does not take, a missing
+ * option value or operand, or an operand too many.
+ */
+export function parseCommandLine(argv: readonly string[]): Invocation {
+  const { values, positionals, tokens } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    // Checked below, so that every mistake gets a message naming the command and its help.
+    strict: false,
+    tokens: true,
+    options: OPTIONS,
+  });
+  const [first, ...rest] = positionals;
+  const command = first === undefined ? 'run' : isCommand(first) ? first : undefined;
+
+  if (values.version === true) return { kind: 'print', text: `${VERSION}\n` };
+  if (command === undefined) throw new UsageError(`unknown command "${first ?? ''}"; ${seeHelp(undefined)}`);
+  if (command === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) return { kind: 'print', text: globalHelp() };
+    if (!isCommand(topic)) throw new UsageError(`unknown command "${topic}"; ${seeHelp(undefined)}`);
+    return { kind: 'print', text: topic === 'help' ? globalHelp() : commandHelp(topic) };
+  }
+  if (values.help === true) return { kind: 'print', text: first === undefined ? globalHelp() : commandHelp(command) };
+
+  const allowed: readonly OptionName[] = COMMANDS[command].options;
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const spec = Object.hasOwn(OPTIONS, token.name) ? (OPTIONS[token.name as OptionName] as OptionSpec) : undefined;
+    if (!spec) throw new UsageError(`unknown option ${token.rawName}; ${seeHelp(first === undefined ? undefined : command)}`);
+    if (!allowed.includes(token.name as OptionName) && token.name !== 'help' && token.name !== 'version') {
+      throw new UsageError(`${command} does not take ${token.rawName}; ${seeHelp(command)}`);
+    }
+    if (spec.type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('-')))) {
+      throw new UsageError(`${token.rawName} needs a value: ${spec.usage}`);
+    }
+    if (spec.type === 'boolean' && token.inlineValue) throw new UsageError(`${token.rawName} takes no value; give ${spec.usage.replace(/^-\w, /, '')} alone`);
+  }
+
+  const operand = COMMANDS[command].operands === 'NAME';
+  const extra = rest[operand ? 1 : 0];
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after "${command}"; ${seeHelp(command)}`);
+  if (operand && rest[0] === undefined) throw new UsageError(`${command} needs a server name: mcp-orchestrator ${command} NAME`);
+  if (operand && !NAME_PATTERN.test(rest[0] ?? '')) throw new UsageError(`"${rest[0]}" is not a server name`);
+  if (values.server !== undefined && !NAME_PATTERN.test(values.server as string)) throw new UsageError(`--server ${values.server as string}: not a server name`);
+  return { kind: 'command', command, name: operand ? rest[0] : undefined, values: values as ParsedValues };
+}
