@@ -43,11 +43,17 @@ function intParam(url: URL, name: string, fallback: number, max: number): number
   return Math.min(value, max);
 }
 
+/** Where a stream resumes: the `Last-Event-ID` a reconnecting EventSource sends, else `?since=`. */
 function lastEventId(req: IncomingMessage, url: URL): number | undefined {
-  const raw = req.headers['last-event-id'] ?? url.searchParams.get('since') ?? undefined;
+  const sent = req.headers['last-event-id'];
+  const header = Array.isArray(sent) ? sent.join(',') : sent;
+  const raw = header ?? url.searchParams.get('since') ?? undefined;
   if (raw === undefined) return undefined;
-  const value = Number(raw);
-  return Number.isInteger(value) && value >= 0 ? value : undefined;
+  const value = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new HttpError(400, `${header === undefined ? 'since' : 'Last-Event-ID'} must be a whole number ≥ 0 (the id of the last event seen), got "${raw}"`);
+  }
+  return value;
 }
 
 export function apiRoutes(options: ApiOptions): Route[] {

@@ -199,6 +199,14 @@ describe('event and log streams', () => {
     expect(missed[0]!.id).toBe(lastSeen + 1);
     expect(missed.map((e) => e.event)).toContain('action');
     expect(missed.some((e) => e.data.to === 'stopping')).toBe(true);
+
+    // A resume point that is not an id is refused, not read as "from now on".
+    const bad = await orch.api<{ error: { message: string } }>('/api/events?since=abc');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('since must be a whole number');
+    const badHeader = await orch.api<{ error: { message: string } }>('/api/servers/a/logs', { headers: { 'last-event-id': '-1' } });
+    expect(badHeader.status).toBe(400);
+    expect(badHeader.body.error.message).toContain('Last-Event-ID must be a whole number');
   });
 
   it('a log reader resumes after the last line it saw; one whose id is from an earlier process gets every line kept', async () => {
