@@ -109,7 +109,7 @@ export class Controller {
       this.configIssues = result.issues;
       this.configError = `config rejected, the last good config keeps running:\n${formatIssues(result.issues)}`;
       this.log.error({ issues: result.issues.length, generation: this.generation }, 'config rejected');
-      for (const issue of result.issues) this.log.error({ at: `${issue.line}:${issue.column}`, path: issue.path }, issue.message);
+      for (const issue of result.issues) this.log.error({ at: `${issue.file}:${issue.line}:${issue.column}`, path: issue.path }, issue.message);
       this.emit({ type: 'config', generation: this.generation, accepted: false, error: this.configError, at });
       return;
     }
@@ -155,7 +155,7 @@ export class Controller {
       { generation: this.generation, servers: desired.size, rejected: result.rejectedNames.length },
       result.issues.length > 0 ? 'config loaded with rejected entries' : 'config loaded',
     );
-    for (const issue of result.issues) this.log.warn({ server: issue.server, at: `${issue.line}:${issue.column}`, path: issue.path }, issue.message);
+    for (const issue of result.issues) this.log.warn({ server: issue.server, at: `${issue.file}:${issue.line}:${issue.column}`, path: issue.path }, issue.message);
     this.emit({ type: 'config', generation: this.generation, accepted: true, error: this.configError, at });
     this.reconcile('config');
   }

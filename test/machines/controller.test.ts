@@ -121,6 +121,9 @@ describe('controller', () => {
     expect(status.configError).toContain('expected "=" after key');
     expect(t.server('a').pid).toBe(pid);
     expect(t.effects.processes).toHaveLength(1);
+    // Each problem is logged where an editor can jump to it.
+    const logged = t.logs.map((line) => JSON.parse(line) as { msg: string; at?: string }).find((l) => l.msg.includes('expected "=" after key'));
+    expect(logged?.at).toBe('/tmp/mcp_config.toml:3:1');
   });
 
   it('an invalid entry keeps its last good spec while the others converge', async () => {

@@ -14,7 +14,7 @@ import {
 } from '../../machines/server.js';
 import type { ConfigIssue, LoadResult, ServerSpec } from '../../src/config/types.js';
 import { Controller } from '../../src/reconcile/controller.js';
-import { silentLogger } from '../../src/log.js';
+import { memoryLogger } from '../helpers/logs.js';
 
 export function spec(overrides: Partial<ServerSpec> = {}): ServerSpec {
   return {
@@ -204,8 +204,9 @@ export function harness(options: HarnessOptions = {}): Harness {
 export function controllerHarness(options: EffectOptions = { autoClone: true, autoInstall: true, autoReady: true }) {
   const clock = new SimulatedClock();
   const effects = fakeEffects(options);
+  const { log, lines: logs } = memoryLogger();
   const controller = new Controller({
-    log: silentLogger(),
+    log,
     machine: effects.machine,
     workdirFor: (s) => `/tmp/repos/${s.name}`,
     graceMs: 5_000,
@@ -238,5 +239,5 @@ export function controllerHarness(options: EffectOptions = { autoClone: true, au
     await settle();
     return proc;
   };
-  return { clock, effects, controller, settle, server, procOf, running };
+  return { clock, effects, controller, settle, server, procOf, running, logs };
 }
