@@ -32,6 +32,32 @@ export interface View {
 /** How long list changes are gathered before clients are told (a restart detaches and attaches). */
 const COALESCE_MS = 25;
 
+type Warn = (key: string, fields: object, message: string) => void;
+
+/**
+ * Warnings about what the servers list (two names meeting, a URI listed twice) hold for as long as
+ * the lists do, and views are rebuilt on every change anywhere: each is logged when it appears, not
+ * on every rebuild, and again only after a build without it.
+ */
+class StandingWarnings {
+  /** Per view (the aggregate, or one server's), the warnings its last build gave. */
+  private readonly standing = new Map<string, Set<string>>();
+
+  constructor(private readonly log: Logger) {}
+
+  /** Run one build of `view`; a warning it gives is logged unless some view's last build gave it. */
+  build<T>(view: string, run: (warn: Warn) => T): T {
+    const given = new Set<string>();
+    const result = run((key, fields, message) => {
+      if (given.has(key)) return;
+      given.add(key);
+      if (![...this.standing.values()].some((keys) => keys.has(key))) this.log.warn(fields, message);
+    });
+    this.standing.set(view, given);
+    return result;
+  }
+}
+
 export class Registry {
   private readonly attached = new Map<string, Upstream[]>();
   private filters = new Map<string, (name: string) => boolean>();
@@ -44,8 +70,11 @@ export class Registry {
   private readonly listeners = new Set<(kinds: ListKind[]) => void>();
   private signatures: Record<ListKind, string> = { tools: '[]', prompts: '[]', resources: '[]' };
   private timer: NodeJS.Timeout | undefined;
+  private readonly warnings: StandingWarnings;
 
-  constructor(private readonly log: Logger) {}
+  constructor(private readonly log: Logger) {
+    this.warnings = new StandingWarnings(log);
+  }
 
   /** A ready instance joins; the newest instance of a server is the one calls go to. */
   attach(upstream: Upstream): void {
@@ -165,21 +194,26 @@ export class Registry {
   }
 
   private build(): View {
-    const upstreams = this.primaries();
-    const tools = this.publish('tool', upstreams.flatMap((u) => u.lists.tools.filter((t) => this.allowed(u.server, t.name)).map((item) => ({ server: u.server, item }))), this.knownTools);
-    const prompts = this.publish('prompt', upstreams.flatMap((u) => u.lists.prompts.map((item) => ({ server: u.server, item }))), this.knownPrompts);
-    return { tools: tools.items, prompts: prompts.items, toolRoutes: tools.routes, promptRoutes: prompts.routes, ...this.resourcesOf(upstreams) };
+    return this.warnings.build('', (warn) => {
+      const upstreams = this.primaries();
+      const tools = this.publish('tool', upstreams.flatMap((u) => u.lists.tools.filter((t) => this.allowed(u.server, t.name)).map((item) => ({ server: u.server, item }))), this.knownTools, warn);
+      const prompts = this.publish('prompt', upstreams.flatMap((u) => u.lists.prompts.map((item) => ({ server: u.server, item }))), this.knownPrompts, warn);
+      return { tools: tools.items, prompts: prompts.items, toolRoutes: tools.routes, promptRoutes: prompts.routes, ...this.resourcesOf(upstreams, warn) };
+    });
   }
 
   /**
    * Give each item its public name and its route, and remember the route in `known` so a call to
    * it can be explained after its server went down.
    */
-  private publish<T extends { name: string }>(kind: string, entries: { server: string; item: T }[], known: Map<string, Route>): { items: T[]; routes: Map<string, Route> } {
+  private publish<T extends { name: string }>(kind: string, entries: { server: string; item: T }[], known: Map<string, Route>, warn: Warn): { items: T[]; routes: Map<string, Route> } {
     const named = assignPublicNames(
       entries.map((e) => ({ server: e.server, name: e.item.name, item: e.item })),
       this.separator,
-      (name, clashing) => this.log.warn({ name, kind, servers: clashing.map((e) => `${e.server}/${e.name}`) }, 'two names meet on one public name; the later ones get a hash suffix'),
+      (name, clashing) => {
+        const servers = clashing.map((e) => `${e.server}/${e.name}`);
+        warn(`${kind} ${name} ${servers.join(' ')}`, { name, kind, servers }, 'two names meet on one public name; the later ones get a hash suffix');
+      },
     );
     const items: T[] = [];
     const routes = new Map<string, Route>();
@@ -193,19 +227,21 @@ export class Registry {
   }
 
   private buildScoped(server: string): View {
-    const upstream = this.primary(server);
-    if (!upstream) return { tools: [], prompts: [], toolRoutes: new Map(), promptRoutes: new Map(), ...this.resourcesOf([]) };
-    const tools = upstream.lists.tools.filter((t) => this.allowed(server, t.name));
-    return {
-      tools,
-      prompts: upstream.lists.prompts,
-      toolRoutes: new Map(tools.map((t) => [t.name, { server, name: t.name }])),
-      promptRoutes: new Map(upstream.lists.prompts.map((p) => [p.name, { server, name: p.name }])),
-      ...this.resourcesOf([upstream]),
-    };
+    return this.warnings.build(`server ${server}`, (warn) => {
+      const upstream = this.primary(server);
+      if (!upstream) return { tools: [], prompts: [], toolRoutes: new Map(), promptRoutes: new Map(), ...this.resourcesOf([], warn) };
+      const tools = upstream.lists.tools.filter((t) => this.allowed(server, t.name));
+      return {
+        tools,
+        prompts: upstream.lists.prompts,
+        toolRoutes: new Map(tools.map((t) => [t.name, { server, name: t.name }])),
+        promptRoutes: new Map(upstream.lists.prompts.map((p) => [p.name, { server, name: p.name }])),
+        ...this.resourcesOf([upstream], warn),
+      };
+    });
   }
 
-  private resourcesOf(upstreams: Upstream[]): Pick<View, 'resources' | 'resourceTemplates' | 'resourceRoutes' | 'templateRoutes'> {
+  private resourcesOf(upstreams: Upstream[], warn: Warn): Pick<View, 'resources' | 'resourceTemplates' | 'resourceRoutes' | 'templateRoutes'> {
     const resources: Resource[] = [];
     const resourceRoutes = new Map<string, string>();
     const resourceTemplates: ResourceTemplate[] = [];
@@ -214,7 +250,8 @@ export class Registry {
       for (const resource of upstream.lists.resources) {
         const owner = resourceRoutes.get(resource.uri);
         if (owner !== undefined) {
-          this.log.warn({ uri: resource.uri, servers: [owner, upstream.server] }, 'two servers list one resource URI; the first (by name) serves it');
+          const servers = [owner, upstream.server];
+          warn(`uri ${resource.uri} ${servers.join(' ')}`, { uri: resource.uri, servers }, 'two servers list one resource URI; the first (by name) serves it');
           continue;
         }
         resourceRoutes.set(resource.uri, upstream.server);
@@ -225,7 +262,11 @@ export class Registry {
         try {
           templateRoutes.push({ template: new UriTemplate(template.uriTemplate), uriTemplate: template.uriTemplate, server: upstream.server });
         } catch (error) {
-          this.log.warn({ server: upstream.server, uriTemplate: template.uriTemplate, err: error }, 'resource template does not parse; not routable');
+          warn(
+            `template ${upstream.server} ${template.uriTemplate}`,
+            { server: upstream.server, uriTemplate: template.uriTemplate, err: error },
+            'resource template does not parse; not routable',
+          );
         }
       }
     }
