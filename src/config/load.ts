@@ -88,7 +88,7 @@ function load(raw: string, file: string, env: NodeJS.ProcessEnv, cwd: string): L
   try {
     tree = parse(text, { unsafeKeyBehaviour: 'throw' });
   } catch (error) {
-    return { ok: false, issues: [syntaxIssue(error, file)] };
+    return { ok: false, issues: [syntaxIssue(error, file, text)] };
   }
 
   const absolute = resolve(cwd, file);
@@ -176,14 +176,24 @@ function topLevelIssues(tree: Record<string, unknown>): LocatedIssue[] {
   return issues;
 }
 
-function syntaxIssue(error: unknown, file: string): ConfigIssue {
+/** smol-toml's terse reason, said so a user knows what to type, when the character it stopped at tells. */
+function syntaxReason(reason: string, at: string): string {
+  if (reason.includes('redefine')) return `${reason} (each key and [table] may appear once; write [[server]] before every server entry)`;
+  if (reason.includes('control characters') && (at === '\n' || at === '\r' || at === '')) {
+    return 'a string is not closed on its line; end it with the quote it began with, or write """…""" for text over several lines';
+  }
+  if (reason === 'invalid value' && /^[A-Za-z_$]/.test(at)) return 'invalid value: text needs quotes, "like this"';
+  return reason;
+}
+
+function syntaxIssue(error: unknown, file: string, text: string): ConfigIssue {
   if (error instanceof TomlError) {
     const reason = (/^Invalid TOML document: ([^\n]*)/.exec(error.message)?.[1] ?? error.message).replace(/[.\s]+$/, '');
     if (reason.includes('unsafe property')) {
       return { file, line: error.line, column: error.column, path: '', message: 'keys named __proto__ or constructor are not allowed; rename this key' };
     }
-    const hint = reason.includes('redefine') ? ' (each key and [table] may appear once; write [[server]] before every server entry)' : '';
-    return { file, line: error.line, column: error.column, path: '', message: `invalid TOML: ${reason}${hint}; fix the syntax here (the whole file is ignored until then)` };
+    const at = text.split('\n')[error.line - 1]?.concat('\n')[error.column - 1] ?? '';
+    return { file, line: error.line, column: error.column, path: '', message: `invalid TOML: ${syntaxReason(reason, at)}; fix the syntax here (the whole file is ignored until then)` };
   }
   const reason = error instanceof Error ? error.message : String(error);
   return { file, line: 1, column: 1, path: '', message: `invalid TOML: ${reason}` };

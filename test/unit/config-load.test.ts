@@ -32,7 +32,9 @@ interface BadCase {
 
 const BAD: BadCase[] = [
   { name: 'unclosed table header', toml: '[[server]\nrepo = "x"\n', ok: false, line: 1, column: 10, path: '', message: 'invalid TOML' },
-  { name: 'unterminated string', toml: '[[server]]\ncommand = "node\n', ok: false, line: 2, column: 16, path: '', message: 'invalid TOML' },
+  { name: 'unterminated string', toml: '[[server]]\ncommand = "node\n', ok: false, line: 2, column: 16, path: '', message: 'invalid TOML: a string is not closed on its line; end it with the quote it began with' },
+  { name: 'unterminated literal string', toml: "[[server]]\ncommand = 'node\r\nname = 'x'\n", ok: false, line: 2, column: 16, path: '', message: 'a string is not closed on its line' },
+  { name: 'unquoted text', toml: '[[server]]\ncommand = node\n', ok: false, line: 2, column: 11, path: '', message: 'invalid TOML: invalid value: text needs quotes, "like this"' },
   { name: 'key without value', toml: '\n\nlisten =\n', ok: false, line: 3, column: 9, path: '', message: 'invalid TOML' },
   { name: 'unknown transport', toml: entry('transport = "htp"'), ok: true, line: 4, column: 13, path: 'server[0].transport', message: 'unknown transport "htp"; use "http" or "stdio"', server: 'demo' },
   { name: 'unknown field with suggestion', toml: entry('comand = "x"'), ok: true, line: 4, column: 1, path: 'server[0].comand', message: 'unknown server field "comand"; did you mean "command"?', server: 'demo' },
