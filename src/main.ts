@@ -174,7 +174,8 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     controller,
     version: VERSION,
     reload,
-    config: () => current,
+    // --listen is part of what runs, though not of the file.
+    config: () => (current && options.listen ? { ...current, orchestrator: { ...current.orchestrator, listen } } : current),
     shutdown: stopServers,
     exit: (code) => {
       void shutdown().finally(() => exitAfterFlush(log, code));

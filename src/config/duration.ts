@@ -27,3 +27,17 @@ export function parseDuration(value: unknown): DurationResult {
   return { ok: true, ms: Math.round(ms) };
 }
 
+
+/** Milliseconds as the config writes a duration, largest units first: `"10s"`, `"1m30s"`, `"1s500ms"`, `"0"`. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  let rest = ms;
+  let text = '';
+  for (const unit of ['h', 'm', 's', 'ms'] as const) {
+    const amount = Math.floor(rest / UNIT_MS[unit]);
+    if (amount === 0) continue;
+    text += `${amount}${unit}`;
+    rest -= amount * UNIT_MS[unit];
+  }
+  return text;
+}

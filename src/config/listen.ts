@@ -29,3 +29,8 @@ export function parseListen(value: unknown): ListenResult {
   if (!Number.isInteger(port) || port > 65535) return { ok: false, message: `port ${match[2] ?? ''} is out of range; use 0-65535, e.g. "127.0.0.1:8080"` };
   return { ok: true, listen: { host, port } };
 }
+
+/** A listen address as the config writes it: `"127.0.0.1:8080"`, `"[::1]:8080"`. */
+export function formatListen(listen: ListenSpec): string {
+  return isIP(listen.host) === 6 ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
+}

@@ -2,7 +2,9 @@
  * What an operator can do, whatever the door (HTTP API, JSON-RPC, dashboard): one implementation,
  * with errors that carry the status a person can act on.
  */
-import type { ConfigSpec } from '../config/types.js';
+import { formatDuration } from '../config/duration.js';
+import { formatListen } from '../config/listen.js';
+import type { ConfigSpec, InstallSpec } from '../config/types.js';
 import type { Controller } from '../reconcile/controller.js';
 import type { OrchestratorStatus, ServerStatus } from '../reconcile/status.js';
 import { REDACTED, redactUrl, scrub } from '../runtime/redact.js';
@@ -53,10 +55,14 @@ export interface ActionDeps {
 
 export type RedactedConfig = ReturnType<typeof redactConfig>;
 
+/** An install spec as the config writes it. */
+const installText = (install: InstallSpec): string => (install.kind === 'command' ? install.command : install.kind);
+
 /**
- * The config as the API shows it: env values and the token never leave the process, nor does any
- * value substituted from the environment wherever it was used (a command, a URL), nor credentials
- * in URLs.
+ * The effective config as the API shows it, in the file's own keys (`[orchestrator] log_level`,
+ * `[[server]] startup_timeout = "30s"`) with every default filled in and every override applied.
+ * Env values and the token never leave the process, nor does any value substituted from the
+ * environment wherever it was used (a command, a URL), nor credentials in URLs.
  */
 export function redactConfig(config: ConfigSpec) {
   const secrets = config.secrets ?? [];
@@ -67,13 +73,42 @@ export function redactConfig(config: ConfigSpec) {
     if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cleanDeep(v)]));
     return value;
   };
+  const { orchestrator: o } = config;
   return cleanDeep({
     file: config.file,
-    orchestrator: { ...config.orchestrator, token: config.orchestrator.token === undefined ? null : REDACTED },
-    gateway: config.gateway,
-    control: config.control ?? {},
-    servers: config.servers.map((s) => ({ ...s, env: Object.fromEntries(Object.keys(s.env).map((key) => [key, REDACTED])) })),
-  }) as Omit<ConfigSpec, 'secrets' | 'orchestrator'> & { orchestrator: Omit<ConfigSpec['orchestrator'], 'token'> & { token: string | null } };
+    orchestrator: {
+      listen: formatListen(o.listen),
+      repos_dir: o.reposDir,
+      log_level: o.logLevel,
+      shutdown_grace: formatDuration(o.shutdownGraceMs),
+      token: o.token === undefined ? null : REDACTED,
+      watch_poll: o.watchPoll,
+      resync_interval: formatDuration(o.resyncIntervalMs),
+    },
+    gateway: { separator: config.gateway.separator },
+    control: config.control?.jsonrpcPort === undefined ? {} : { jsonrpc_port: config.control.jsonrpcPort },
+    server: config.servers.map((s) => ({
+      name: s.name,
+      ...(s.repo === undefined ? {} : { repo: s.repo }),
+      ...(s.ref === undefined ? {} : { ref: s.ref }),
+      command: s.command,
+      env: Object.fromEntries(Object.keys(s.env).map((key) => [key, REDACTED])),
+      transport: s.transport,
+      ...(s.url === undefined ? {} : { url: s.url }),
+      install: installText(s.install),
+      cwd: s.cwd,
+      enabled: s.enabled,
+      restart: s.restart,
+      startup_timeout: formatDuration(s.startupTimeoutMs),
+      tools: { allow: s.tools.allow, deny: s.tools.deny },
+    })),
+  }) as {
+    file: string;
+    orchestrator: Record<string, string | boolean | null>;
+    gateway: { separator: string };
+    control: { jsonrpc_port?: number };
+    server: Record<string, unknown>[];
+  };
 }
 
 export function createControlActions(deps: ActionDeps): ControlActions {

@@ -100,11 +100,14 @@ describe('control API', () => {
     await writeFile(scratch.file, `[orchestrator]\ntoken = "tok-3f9a"\n\n${stdio('a', { API_KEY: 'sk-live-7c21', OTHER: 'p4ss' })}`);
     const orch = await startCli(scratch.file);
     const auth = { headers: { authorization: 'Bearer tok-3f9a' } };
-    const config = await orch.api<{ servers: { env: Record<string, string> }[] }>('/api/config', auth);
+    const config = await orch.api<{ orchestrator: Record<string, unknown>; server: Record<string, unknown>[] }>('/api/config', auth);
     expect(config.status).toBe(200);
     const text = JSON.stringify(config.body);
     for (const secret of ['sk-live-7c21', 'p4ss', 'tok-3f9a']) expect(text).not.toContain(secret);
-    expect(config.body.servers[0]!.env).toEqual({ NAME: '[redacted]', API_KEY: '[redacted]', OTHER: '[redacted]' });
+    expect(config.body.server[0]!.env).toEqual({ NAME: '[redacted]', API_KEY: '[redacted]', OTHER: '[redacted]' });
+    // In the file's own words, every default filled in.
+    expect(config.body.orchestrator).toMatchObject({ listen: '127.0.0.1:0', log_level: 'debug', shutdown_grace: '10s', resync_interval: '30s', token: '[redacted]' });
+    expect(config.body.server[0]).toMatchObject({ name: 'a', transport: 'stdio', install: 'auto', restart: 'always', startup_timeout: '1m', tools: { allow: ['*'], deny: [] } });
     expect(orch.logs.some((l) => JSON.stringify(l).includes('sk-live-7c21'))).toBe(false);
 
     const unchanged = await orch.api<{ changed: boolean; generation: number }>('/api/reload', { method: 'POST', ...auth });

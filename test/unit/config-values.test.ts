@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, parseDuration } from '../../src/config/duration.js';
+import { formatListen, parseListen } from '../../src/config/listen.js';
+
+describe('formatDuration', () => {
+  it.each([
+    [0, '0'],
+    [500, '500ms'],
+    [10_000, '10s'],
+    [60_000, '1m'],
+    [90_000, '1m30s'],
+    [1_500, '1s500ms'],
+    [86_400_000, '24h'],
+    [3_723_004, '1h2m3s4ms'],
+  ])('%d ms is written "%s", which reads back as the same', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+    expect(parseDuration(text)).toEqual({ ok: true, ms });
+  });
+});
+
+describe('formatListen', () => {
+  it.each([
+    [{ host: '127.0.0.1', port: 8080 }, '127.0.0.1:8080'],
+    [{ host: '::1', port: 8080 }, '[::1]:8080'],
+    [{ host: 'localhost', port: 0 }, 'localhost:0'],
+  ])('%j is written %s, which reads back as the same', (listen, text) => {
+    expect(formatListen(listen)).toBe(text);
+    expect(parseListen(text)).toEqual({ ok: true, listen });
+  });
+});
