@@ -137,9 +137,9 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     const read = await readConfigText(file);
     let changed = true;
     if (read.text === undefined) {
-      // Whatever is read next, the same content included, is applied: the error must not outlive its cause.
+      // Whatever is read next, the same content included, is applied (the watcher asks appliedHash
+      // too): the error must not outlive its cause.
       appliedHash = undefined;
-      watcher?.forget();
       apply(read.failure);
     } else changed = applyText(read.text);
     const status = controller.status();
@@ -239,7 +239,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     watcher = await watchConfigFile(file, {
       // Unset unless asked for, so CHOKIDAR_USEPOLLING still decides.
       poll: options.poll ?? (settings.watchPoll || undefined),
-      baseline: first.text,
+      applied: () => appliedHash,
       log: log.child({ component: 'watch' }),
       onChange: applyText,
     });

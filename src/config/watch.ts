@@ -14,18 +14,14 @@ export interface ConfigWatcher {
    * changed. Resolves once a read that started after the call has finished; never rejects.
    */
   check(): Promise<void>;
-  /**
-   * Deliver the next read whatever it holds, even the content last delivered: the caller dropped
-   * it (it applied a failure to read the file) and must see it again once the file is back.
-   */
-  forget(): void;
 }
 
 export interface WatchConfigOptions {
   /**
    * Receives the file's whole content each time it differs (by SHA-256) from the content last
-   * delivered. Calls never overlap and arrive in the order the file was read. A throw or a
-   * rejected promise is logged, and the content still counts as delivered.
+   * delivered, or from `applied()` when that is given. Calls never overlap and arrive in the order
+   * the file was read. A throw or a rejected promise is logged, and the content still counts as
+   * delivered.
    */
   onChange: (content: string) => void;
   /**
@@ -43,10 +39,14 @@ export interface WatchConfigOptions {
   debounceMs?: number;
   log: Logger;
   /**
-   * The content the caller already applied. When given, it is the baseline instead of what the
-   * watcher reads at start, so an edit made between the caller's read and the watch is delivered.
+   * The SHA-256 (see `sha256`) of the content the caller holds applied, asked at every read. When
+   * given, it is the only record a read is judged by: the content present at start is delivered
+   * if it differs (an edit made between the caller's own read and the watch), an edit the caller
+   * applied by itself (a reload) is not delivered again, and content it dropped is delivered when
+   * next read. Without it, the watcher remembers the last content delivered, starting with the
+   * content present at start, which is not delivered.
    */
-  baseline?: string;
+  applied?: () => string | undefined;
 }
 
 const DEFAULT_DEBOUNCE_MS = 150;
@@ -128,8 +128,8 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
     const content = await read();
     if (closed || content === undefined) return;
     const hash = sha256(content);
-    if (hash === lastHash) {
-      log.debug({ file: path }, 'config file unchanged');
+    if (hash === (opts.applied ? opts.applied() : lastHash)) {
+      log.debug({ file: path, sha256: hash.slice(0, 12) }, 'config file unchanged');
       return;
     }
     lastHash = hash;
@@ -207,8 +207,7 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
   // runs is read after it, against the baseline it sets.
   running = (async () => {
     await new Promise<void>((ready) => watcher.once('ready', ready));
-    if (opts.baseline !== undefined) {
-      lastHash = sha256(opts.baseline);
+    if (opts.applied) {
       await readAndDeliver();
       return;
     }
@@ -232,9 +231,6 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
       return closing;
     },
     check: sync,
-    forget(): void {
-      lastHash = undefined;
-    },
   };
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { watchConfigFile, type ConfigWatcher, type WatchConfigOptions } from '../../src/config/watch.js';
+import { sha256, watchConfigFile, type ConfigWatcher, type WatchConfigOptions } from '../../src/config/watch.js';
 import { atomicSave, configMapSwap, inPlaceWrite, partialThenComplete } from '../helpers/editors.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -70,16 +70,16 @@ describe('watchConfigFile', () => {
 
   it('delivers an edit made after the caller read the file but before the watch began', async () => {
     await writeFile(file, 'b = 2\n');
-    const { seen } = await start({ baseline: 'b = 1\n' });
+    const { seen } = await start({ applied: () => sha256('b = 1\n') });
     await waitFor(() => seen.length > 0, { message: 'edit before watch delivered' });
     await sleep(QUIET_MS);
     expect(seen).toEqual(['b = 2\n']);
   });
 
-  it('delivers nothing at start when the baseline is what the file holds', async () => {
+  it('delivers nothing at start when the file holds what the caller applied', async () => {
     await writeFile(file, 'b = 1\n');
-    const { seen, logs } = await start({ baseline: 'b = 1\n' });
-    // It did read the file, and found the baseline: silence is not a dead watcher.
+    const { seen, logs } = await start({ applied: () => sha256('b = 1\n') });
+    // It did read the file, and found what is applied: silence is not a dead watcher.
     await waitFor(() => logged(logs, 'config file unchanged'), { message: 'the start-up read' });
     expect(seen).toEqual([]);
   });
@@ -249,17 +249,34 @@ describe('watchConfigFile', () => {
     expect(seen).toEqual(['c = 2\n']);
   });
 
-  it('after forget(), the next read delivers the content even though it is unchanged', async () => {
+  it("judges every read by the caller's applied(): what it applied itself is not delivered, what it dropped is", async () => {
     await writeFile(file, 'f = 1\n');
-    const { watcher, seen } = await start({ debounceMs: 60_000 });
-
+    let applied: string | undefined = sha256('f = 1\n');
+    const seen: string[] = [];
+    const { watcher, logs } = await start({
+      debounceMs: 60_000,
+      applied: () => applied,
+      onChange: (content) => {
+        seen.push(content);
+        applied = sha256(content);
+      },
+    });
     await watcher.check();
     expect(seen).toEqual([]);
-    watcher.forget();
+
+    // The caller read and applied an edit by itself (a reload) before the watcher read it.
+    await inPlaceWrite(file, 'f = 2\n');
+    applied = sha256('f = 2\n');
     await watcher.check();
-    expect(seen).toEqual(['f = 1\n']);
+    expect(seen).toEqual([]);
+    expect(logged(logs, 'config file changed')).toBeUndefined();
+
+    // The caller dropped what it had (it applied a failure to read the file): the same content is new again.
+    applied = undefined;
     await watcher.check();
-    expect(seen).toEqual(['f = 1\n']);
+    expect(seen).toEqual(['f = 2\n']);
+    await watcher.check();
+    expect(seen).toEqual(['f = 2\n']);
   });
 
   it('keeps watching after onChange throws', async () => {
