@@ -219,7 +219,15 @@ describe('event and log streams', () => {
     await writeFile(scratch.file, `[[server]]\nname = "talker"\ncommand = ["${process.execPath}", "${talker}"]\ntransport = "stdio"\n`);
     const orch = await startCli(scratch.file);
     const lines = async (query: string) => (await orch.api<{ lines: { seq: number; line: string }[] }>(`/api/servers/talker/logs?${query}`)).body.lines;
-    const kept = await waitFor(async () => ((await lines('tail=100')).some((l) => l.line === 'line 3') ? lines('tail=100') : undefined), { message: 'three lines logged' });
+    // The steady fixture's own greeting is the last line the server logs.
+    const kept = await waitFor(
+      async () => {
+        const now = await lines('tail=100');
+        return now.some((l) => l.line.startsWith('steady ')) ? now : undefined;
+      },
+      { message: 'every start-up line logged' },
+    );
+    expect(kept.map((l) => l.line).slice(0, 3)).toEqual(['line 1', 'line 2', 'line 3']);
     const seqOf = (text: string) => kept.find((l) => l.line === text)!.seq;
     const last = kept[kept.length - 1]!.seq;
 
