@@ -184,7 +184,8 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   if (values.version === true) return { kind: 'print', text: `${VERSION}\n` };
   if (command === undefined) throw new UsageError(`unknown command "${first ?? ''}"; ${seeHelp(undefined)}`);
   if (command === 'help') {
-    const topic = rest[0];
+    const [topic, extra] = rest;
+    if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after "help ${topic}"; ${seeHelp(undefined)}`);
     if (topic === undefined) return { kind: 'print', text: globalHelp() };
     if (!isCommand(topic)) throw new UsageError(`unknown command "${topic}"; ${seeHelp(undefined)}`);
     return { kind: 'print', text: topic === 'help' ? globalHelp() : commandHelp(topic) };

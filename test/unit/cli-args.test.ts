@@ -42,6 +42,7 @@ describe('parseCommandLine', () => {
     [['connect', '--server', 'a b'], '--server a b: not a server name'],
     [['bogus'], 'unknown command "bogus"; see mcp-orchestrator --help'],
     [['help', 'bogus'], 'unknown command "bogus"; see mcp-orchestrator --help'],
+    [['help', 'logs', 'status'], 'unexpected argument "status" after "help logs"; see mcp-orchestrator --help'],
   ])('%j is refused: %s', (argv, message) => {
     expect(usageError(argv)).toBe(message);
   });
