@@ -5,7 +5,7 @@ import { resolveConfigPath } from './config/locate.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
 import { formatIssues } from './config/format.js';
 import { parseListen } from './config/listen.js';
-import type { ListenSpec, OrchestratorSpec } from './config/types.js';
+import type { ListenSpec } from './config/types.js';
 import type { OrchestratorStatus, ServerStatus } from './reconcile/status.js';
 import type { ControllerEvent } from './reconcile/controller.js';
 import type { LogLine } from './runtime/ringbuffer.js';
@@ -13,9 +13,10 @@ import type { ReloadResult } from './control/actions.js';
 import { followSse, getJson, postJson, RemoteError, type Remote } from './cli/remote.js';
 import { renderServers } from './cli/table.js';
 import { parseCommandLine, UsageError, type ParsedValues } from './cli/args.js';
+import { chooseRemote, type LocalSettings } from './cli/target.js';
 
 function configPath(flag: string | undefined): string {
-  const found = resolveConfigPath({ flag, env: process.env, cwd: process.cwd(), exists: existsSync });
+  const found = findConfig(flag);
   if (!found.ok) throw new UsageError(found.error);
   return found.path;
 }
@@ -37,56 +38,35 @@ async function validate(flag: string | undefined): Promise<number> {
   return 0;
 }
 
-/** An orchestrator's address given as a URL (--url, $MCP_ORCHESTRATOR_URL): http(s) only, no trailing slash. */
-function httpBase(raw: string, source: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new UsageError(`${source} ${raw}: not an http:// or https:// URL; give the orchestrator's address, e.g. http://127.0.0.1:8080`);
-  }
-  return raw.replace(/\/+$/, '');
+/** How `configPath` finds the file, without the error when none was named and none is there. */
+function findConfig(flag: string | undefined) {
+  return resolveConfigPath({ flag, env: process.env, cwd: process.cwd(), exists: existsSync });
 }
 
 /**
- * The orchestrator's settings as `run` would read them from the config: the file's `[orchestrator]`
- * with the environment's overrides, or (no file, or one that does not parse) the defaults with
- * them, which is also what `run` falls back to.
+ * The settings `run` would read with the same config and environment: the file's `[orchestrator]`
+ * with the environment's overrides or, when no file was named and none is found, or the one found
+ * does not parse, the defaults with them (what `run` falls back to). A file named by --config or
+ * $MCP_CONFIG_FILE that does not exist is a usage error, as it is for `run`.
  */
-function localSettings(configFlag: string | undefined): { settings: OrchestratorSpec; fromFile: boolean } {
-  const found = resolveConfigPath({ flag: configFlag, env: process.env, cwd: process.cwd(), exists: existsSync });
+function localSettings(configFlag: string | undefined): LocalSettings {
+  const found = findConfig(configFlag);
+  if (!found.ok && found.tried.length === 1) throw new UsageError(found.error);
   if (found.ok) {
     try {
       const result = loadConfigText(readFileSync(found.path, 'utf8'), found.path, process.env);
-      if (result.ok) return { settings: result.config.orchestrator, fromFile: true };
+      if (result.ok) return { listen: result.config.orchestrator.listen, token: result.config.orchestrator.token };
     } catch {
       // An unreadable config only loses the address hint; the defaults stand.
     }
   }
   const defaults = loadConfigText('', found.ok ? found.path : 'mcp_config.toml', process.env);
-  if (defaults.ok) return { settings: defaults.config.orchestrator, fromFile: false };
+  if (defaults.ok) return { listen: defaults.config.orchestrator.listen, token: undefined };
   // Only an environment override can fail here, and run would refuse it the same way.
   throw new UsageError(defaults.issues.map((issue) => issue.message).join('; '));
 }
 
-/**
- * Where a running orchestrator is and what token it wants: --url, else $MCP_ORCHESTRATOR_URL, else
- * the address `run` listens on ($MCP_ORCHESTRATOR_LISTEN, the config's listen, 127.0.0.1:8080).
- * The token is $MCP_ORCHESTRATOR_TOKEN; the config's own `token` is sent only to the config's own
- * address, never to a URL given on the command line.
- */
-function findRemote(values: ParsedValues): Remote {
-  const envToken = process.env.MCP_ORCHESTRATOR_TOKEN || undefined;
-  if (values.url !== undefined) return { base: httpBase(values.url, '--url'), token: envToken };
-  if (process.env.MCP_ORCHESTRATOR_URL) return { base: httpBase(process.env.MCP_ORCHESTRATOR_URL, '$MCP_ORCHESTRATOR_URL'), token: envToken };
-  const { settings, fromFile } = localSettings(values.config);
-  const listen: ListenSpec = settings.listen;
-  const host = ['0.0.0.0', '::', '[::]'].includes(listen.host) ? '127.0.0.1' : listen.host.includes(':') && !listen.host.startsWith('[') ? `[${listen.host}]` : listen.host;
-  return { base: `http://${host}:${listen.port}`, token: (fromFile ? settings.token : undefined) ?? envToken };
-}
+const findRemote = (values: ParsedValues): Remote => chooseRemote({ url: values.url, env: process.env, local: () => localSettings(values.config) });
 
 async function status(remote: Remote, json: boolean): Promise<number> {
   const body = await getJson<OrchestratorStatus>(remote, '/api/servers');
@@ -115,9 +95,9 @@ function untilInterrupted(): AbortSignal {
   return abort.signal;
 }
 
+/** `tail` as given on the command line: digits only, checked by parseCommandLine. */
 async function logs(remote: Remote, name: string, follow: boolean, tailFlag: string | undefined): Promise<number> {
   const tail = tailFlag === undefined ? 100 : Number(tailFlag);
-  if (!Number.isInteger(tail) || tail < 0) throw new UsageError(`--tail ${tailFlag}: give a whole number of lines`);
   const print = (line: LogLine) => (line.stream === 'stderr' ? process.stderr : process.stdout).write(`${line.line}\n`);
   if (!follow) {
     const body = await getJson<{ lines: LogLine[] }>(remote, `/api/servers/${name}/logs?tail=${tail}`);
@@ -198,15 +178,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(invocation.text);
     return 0;
   }
-  const { command, values } = invocation;
-  const name = invocation.name ?? '';
-  switch (command) {
+  const { values } = invocation;
+  switch (invocation.command) {
     case 'start':
     case 'stop':
     case 'restart':
-      return manual(findRemote(values), command, name, values.json ?? false);
+      return manual(findRemote(values), invocation.command, invocation.name, values.json ?? false);
     case 'logs':
-      return logs(findRemote(values), name, values.follow ?? false, values.tail);
+      return logs(findRemote(values), invocation.name, values.follow ?? false, values.tail);
     case 'events':
       return eventsCommand(findRemote(values), values.follow ?? false);
     case 'reload':

@@ -19,19 +19,19 @@ interface OptionSpec {
 }
 
 const OPTIONS = {
-  config: { type: 'string', short: 'c', usage: '--config FILE', about: 'the config (else $MCP_CONFIG_FILE, ./mcp_config.toml, /opt/mcps/mcp_config.toml)' },
+  config: { type: 'string', short: 'c', usage: '-c, --config FILE', about: 'the config (else $MCP_CONFIG_FILE, ./mcp_config.toml, /opt/mcps/mcp_config.toml)' },
   listen: { type: 'string', usage: '--listen HOST:PORT', about: 'where to serve (else $MCP_ORCHESTRATOR_LISTEN, else [orchestrator] listen, else 127.0.0.1:8080)' },
   poll: { type: 'boolean', usage: '--poll', about: 'watch the config by polling (for mounts without file events; or CHOKIDAR_USEPOLLING=1)' },
   stdio: { type: 'boolean', usage: '--stdio', about: 'serve MCP on stdin/stdout too (for "docker run -i IMAGE run --stdio" in a client\'s config)' },
   url: {
     type: 'string',
     usage: '--url URL',
-    about: 'a running orchestrator (else $MCP_ORCHESTRATOR_URL, else $MCP_ORCHESTRATOR_LISTEN, else the config\'s listen)',
+    about: "a running orchestrator (else $MCP_ORCHESTRATOR_URL, else $MCP_ORCHESTRATOR_LISTEN, else the config's listen, else 127.0.0.1:8080)",
   },
   server: { type: 'string', usage: '--server NAME', about: "connect to one server's endpoint (/servers/NAME/mcp), its tools unprefixed" },
   json: { type: 'boolean', usage: '--json', about: 'machine-readable output' },
-  follow: { type: 'boolean', short: 'f', usage: '-f, --follow', about: 'keep streaming (logs, events)' },
-  tail: { type: 'string', usage: '--tail N', about: 'how many recent lines to show first (logs; default 100)' },
+  follow: { type: 'boolean', short: 'f', usage: '-f, --follow', about: 'keep streaming new ones until Ctrl-C' },
+  tail: { type: 'string', usage: '--tail N', about: 'how many recent lines to show first (default 100)' },
   help: { type: 'boolean', short: 'h', usage: '-h, --help', about: 'this help (after a command: that command\'s help)' },
   version: { type: 'boolean', short: 'v', usage: '-v, --version', about: 'the version' },
 } as const satisfies Record<string, OptionSpec>;
@@ -100,9 +100,17 @@ const isCommand = (word: string): word is CommandName => Object.hasOwn(COMMANDS,
 export type ParsedValues = { -readonly [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
 
 /** What the command line asks for: a help text or version to print, or a command to run. */
+type NamedCommand = 'start' | 'stop' | 'restart' | 'logs';
+
 export type Invocation =
   | { kind: 'print'; text: string }
-  | { kind: 'command'; command: Exclude<CommandName, 'help'>; name: string | undefined; values: ParsedValues };
+  | { kind: 'command'; command: NamedCommand; name: string; values: ParsedValues }
+  | { kind: 'command'; command: Exclude<CommandName, 'help' | NamedCommand>; values: ParsedValues };
+
+const isNamed = (command: CommandName): command is NamedCommand => COMMANDS[command].operands === 'NAME';
+
+/** An option as a usage line shows it: its long form alone (`--follow`, `--config FILE`). */
+const longForm = (spec: OptionSpec): string => spec.usage.replace(/^-\w, /, '');
 
 /** `text` in lines of at most `width` characters, the first after `first`, the rest indented to line up under it. */
 function wrap(text: string, first: string, width = 100): string {
@@ -122,7 +130,7 @@ function wrap(text: string, first: string, width = 100): string {
 /** One command's usage line, as `--help` and the README show it. */
 export function usageLine(name: CommandName): string {
   const command: CommandSpec = COMMANDS[name];
-  const options = command.options.map((o) => `[${OPTIONS[o].usage.replace(/^-\w, /, '')}]`);
+  const options = command.options.map((o) => `[${longForm(OPTIONS[o])}]`);
   const head = name === 'run' ? '[run]' : name;
   return ['mcp-orchestrator', head, command.operands, ...options].filter((part) => part !== '').join(' ');
 }
@@ -183,34 +191,48 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
 
   if (values.version === true) return { kind: 'print', text: `${VERSION}\n` };
   if (command === undefined) throw new UsageError(`unknown command "${first ?? ''}"; ${seeHelp(undefined)}`);
+  // --help wins over any other mistake on the line: it is how a user finds out what is right.
+  if (values.help === true && command !== 'help') return { kind: 'print', text: first === undefined ? globalHelp() : commandHelp(command) };
+  checkOptions(tokens, command, first === undefined || command === 'help');
+
   if (command === 'help') {
     const [topic, extra] = rest;
     if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after "help ${topic}"; ${seeHelp(undefined)}`);
-    if (topic === undefined) return { kind: 'print', text: globalHelp() };
+    if (topic === undefined || topic === 'help') return { kind: 'print', text: globalHelp() };
     if (!isCommand(topic)) throw new UsageError(`unknown command "${topic}"; ${seeHelp(undefined)}`);
-    return { kind: 'print', text: topic === 'help' ? globalHelp() : commandHelp(topic) };
+    return { kind: 'print', text: commandHelp(topic) };
   }
-  if (values.help === true) return { kind: 'print', text: first === undefined ? globalHelp() : commandHelp(command) };
 
+  const parsed = values as ParsedValues;
+  if (parsed.tail !== undefined && !/^\d+$/.test(parsed.tail)) throw new UsageError(`--tail ${parsed.tail}: give a whole number of lines, e.g. --tail 50`);
+  if (parsed.server !== undefined && !NAME_PATTERN.test(parsed.server)) throw new UsageError(`--server ${parsed.server}: not a server name`);
+  const extra = rest[isNamed(command) ? 1 : 0];
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after "${command}"; ${seeHelp(command)}`);
+  if (!isNamed(command)) return { kind: 'command', command, values: parsed };
+  const name = rest[0];
+  if (name === undefined) throw new UsageError(`${command} needs a server name: mcp-orchestrator ${command} NAME`);
+  if (!NAME_PATTERN.test(name)) throw new UsageError(`"${name}" is not a server name`);
+  return { kind: 'command', command, name, values: parsed };
+}
+
+/**
+ * Every option on the line must exist, be one `command` takes, and have a value exactly when it
+ * needs one. `general` points mistakes at the general help rather than the command's.
+ */
+function checkOptions(tokens: ReturnType<typeof parseArgs>['tokens'], command: CommandName, general: boolean): void {
   const allowed: readonly OptionName[] = COMMANDS[command].options;
-  for (const token of tokens) {
+  for (const token of tokens ?? []) {
     if (token.kind !== 'option') continue;
     const spec = Object.hasOwn(OPTIONS, token.name) ? (OPTIONS[token.name as OptionName] as OptionSpec) : undefined;
-    if (!spec) throw new UsageError(`unknown option ${token.rawName}; ${seeHelp(first === undefined ? undefined : command)}`);
+    const help = seeHelp(general ? undefined : command);
+    if (!spec) throw new UsageError(`unknown option ${token.rawName}; ${help}`);
     if (!allowed.includes(token.name as OptionName) && token.name !== 'help' && token.name !== 'version') {
-      throw new UsageError(`${command} does not take ${token.rawName}; ${seeHelp(command)}`);
+      throw new UsageError(`${command} does not take ${token.rawName}; ${seeHelp(command === 'help' ? undefined : command)}`);
     }
-    if (spec.type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('-')))) {
+    // A value that looks like another option (`--url --json`) is a forgotten value, not a value.
+    if (spec.type === 'string' && (token.value === undefined || token.value === '' || (!token.inlineValue && /^-[-A-Za-z]/.test(token.value)))) {
       throw new UsageError(`${token.rawName} needs a value: ${spec.usage}`);
     }
-    if (spec.type === 'boolean' && token.inlineValue) throw new UsageError(`${token.rawName} takes no value; give ${spec.usage.replace(/^-\w, /, '')} alone`);
+    if (spec.type === 'boolean' && token.inlineValue) throw new UsageError(`${token.rawName} takes no value; give ${longForm(spec)} alone`);
   }
-
-  const operand = COMMANDS[command].operands === 'NAME';
-  const extra = rest[operand ? 1 : 0];
-  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after "${command}"; ${seeHelp(command)}`);
-  if (operand && rest[0] === undefined) throw new UsageError(`${command} needs a server name: mcp-orchestrator ${command} NAME`);
-  if (operand && !NAME_PATTERN.test(rest[0] ?? '')) throw new UsageError(`"${rest[0]}" is not a server name`);
-  if (values.server !== undefined && !NAME_PATTERN.test(values.server as string)) throw new UsageError(`--server ${values.server as string}: not a server name`);
-  return { kind: 'command', command, name: operand ? rest[0] : undefined, values: values as ParsedValues };
 }

@@ -19,6 +19,9 @@ export type ResolvedConfigPath =
   | { ok: true; path: string; given: string; source: 'flag' | 'env' | 'cwd' | 'default' }
   | { ok: false; error: string; tried: string[] };
 
+/** Where a relative path was looked for; nothing when it was given as that absolute path. */
+const lookedAt = (given: string, path: string): string => (given === path ? '' : ` (looked at ${path})`);
+
 /**
  * Find the config file: `--config`, else `$MCP_CONFIG_FILE`, else `./mcp_config.toml`, else
  * `/opt/mcps/mcp_config.toml`. A flag or variable naming a missing file is an error naming it (an
@@ -39,13 +42,13 @@ export function resolveConfigPath(options: ResolveConfigOptions): ResolvedConfig
   if (options.flag !== undefined && options.flag !== '') {
     const path = absolute(options.flag);
     if (check(path)) return { ok: true, path, given: options.flag, source: 'flag' };
-    return { ok: false, error: `config file ${options.flag} (from --config) does not exist (looked at ${path})`, tried: [path] };
+    return { ok: false, error: `config file ${options.flag} (from --config) does not exist${lookedAt(options.flag, path)}`, tried: [path] };
   }
   const fromEnv = options.env['MCP_CONFIG_FILE'];
   if (fromEnv !== undefined && fromEnv !== '') {
     const path = absolute(fromEnv);
     if (check(path)) return { ok: true, path, given: fromEnv, source: 'env' };
-    return { ok: false, error: `config file ${fromEnv} (from MCP_CONFIG_FILE) does not exist (looked at ${path})`, tried: [path] };
+    return { ok: false, error: `config file ${fromEnv} (from MCP_CONFIG_FILE) does not exist${lookedAt(fromEnv, path)}`, tried: [path] };
   }
   const local = join(options.cwd, 'mcp_config.toml');
   if (check(local)) return { ok: true, path: local, given: 'mcp_config.toml', source: 'cwd' };

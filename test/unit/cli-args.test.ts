@@ -15,12 +15,16 @@ const usageError = (argv: string[]): string => {
 
 describe('parseCommandLine', () => {
   it.each([
-    [[], { command: 'run', name: undefined, values: {} }],
+    [[], { command: 'run', values: {} }],
     [['--config', 'x.toml', '--stdio'], { command: 'run', values: { config: 'x.toml', stdio: true } }],
     [['run', '-c', 'x.toml', '--listen=127.0.0.1:0'], { command: 'run', values: { config: 'x.toml', listen: '127.0.0.1:0' } }],
     [['logs', 'memory', '-f', '--tail', '5'], { command: 'logs', name: 'memory', values: { follow: true, tail: '5' } }],
     [['restart', 'memory', '--json', '--url', 'http://127.0.0.1:9'], { command: 'restart', name: 'memory', values: { json: true, url: 'http://127.0.0.1:9' } }],
-    [['connect', '--server', 'memory'], { command: 'connect', name: undefined, values: { server: 'memory' } }],
+    [['connect', '--server', 'memory'], { command: 'connect', values: { server: 'memory' } }],
+    // The last of a repeated option counts, as in most tools; a short group is its options.
+    [['status', '--config', 'a.toml', '-c', 'b.toml'], { command: 'status', values: { config: 'b.toml' } }],
+    [['logs', 'm', '-fc', 'x.toml'], { command: 'logs', name: 'm', values: { follow: true, config: 'x.toml' } }],
+    [['logs', 'm', '--tail=0'], { command: 'logs', name: 'm', values: { tail: '0' } }],
   ])('%j reads as a command', (argv, expected) => {
     expect(parseCommandLine(argv)).toMatchObject({ kind: 'command', ...expected });
   });
@@ -34,6 +38,13 @@ describe('parseCommandLine', () => {
     [['status', '-x'], 'unknown option -x; see mcp-orchestrator status --help'],
     [['status', '--url'], '--url needs a value: --url URL'],
     [['logs', 'a', '--tail', '-f'], '--tail needs a value: --tail N'],
+    [['status', '--url', '--json'], '--url needs a value: --url URL'],
+    [['logs', 'a', '--tail', '-1'], '--tail -1: give a whole number of lines, e.g. --tail 50'],
+    [['logs', 'a', '--tail='], '--tail needs a value: --tail N'],
+    [['logs', 'a', '--tail', '1e2'], '--tail 1e2: give a whole number of lines, e.g. --tail 50'],
+    [['status', '--', '--json'], 'unexpected argument "--json" after "status"; see mcp-orchestrator status --help'],
+    [['help', '--bogus'], 'unknown option --bogus; see mcp-orchestrator --help'],
+    [['help', 'logs', '--json'], 'help does not take --json; see mcp-orchestrator --help'],
     [['status', '--json=yes'], '--json takes no value; give --json alone'],
     [['logs'], 'logs needs a server name: mcp-orchestrator logs NAME'],
     [['logs', 'a', 'b'], 'unexpected argument "b" after "logs"; see mcp-orchestrator logs --help'],
