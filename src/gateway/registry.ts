@@ -34,6 +34,18 @@ const COALESCE_MS = 25;
 
 type Warn = (key: string, fields: object, message: string) => void;
 
+/** Each public list as a string that changes exactly when the list does. */
+function listSignatures(view: Pick<View, 'tools' | 'prompts' | 'resources' | 'resourceTemplates'>): Record<ListKind, string> {
+  return {
+    tools: JSON.stringify(view.tools),
+    prompts: JSON.stringify(view.prompts),
+    resources: JSON.stringify([view.resources, view.resourceTemplates]),
+  };
+}
+
+/** The aggregate's name among the views (a server's is `server NAME`). */
+const AGGREGATE = '';
+
 /**
  * Warnings about what the servers list (two names meeting, a URI listed twice) hold for as long as
  * the lists do, and views are rebuilt on every change anywhere: each is logged when it appears, not
@@ -56,6 +68,15 @@ class StandingWarnings {
     this.standing.set(view, given);
     return result;
   }
+
+  /**
+   * Forget what every view but `kept` last gave, for views that will be built anew only when asked
+   * (one server's, after any change): a warning is then judged by the builds to come, not by a
+   * view of lists that are gone.
+   */
+  forgetAllBut(kept: string): void {
+    for (const view of this.standing.keys()) if (view !== kept) this.standing.delete(view);
+  }
 }
 
 export class Registry {
@@ -68,7 +89,8 @@ export class Registry {
   private readonly knownTools = new Map<string, Route>();
   private readonly knownPrompts = new Map<string, Route>();
   private readonly listeners = new Set<(kinds: ListKind[]) => void>();
-  private signatures: Record<ListKind, string> = { tools: '[]', prompts: '[]', resources: '[]' };
+  /** What clients were last told the lists are: none, until the first server is ready. */
+  private signatures = listSignatures({ tools: [], prompts: [], resources: [], resourceTemplates: [] });
   private timer: NodeJS.Timeout | undefined;
   private readonly warnings: StandingWarnings;
 
@@ -166,15 +188,11 @@ export class Registry {
   private changed(): void {
     this.aggregateCache = undefined;
     this.scopedCache.clear();
+    this.warnings.forgetAllBut(AGGREGATE);
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const view = this.aggregate();
-      const next = {
-        tools: JSON.stringify(view.tools),
-        prompts: JSON.stringify(view.prompts),
-        resources: JSON.stringify([view.resources, view.resourceTemplates]),
-      };
+      const next = listSignatures(this.aggregate());
       const kinds = (Object.keys(next) as ListKind[]).filter((k) => next[k] !== this.signatures[k]);
       this.signatures = next;
       if (kinds.length === 0) return;
@@ -194,7 +212,7 @@ export class Registry {
   }
 
   private build(): View {
-    return this.warnings.build('', (warn) => {
+    return this.warnings.build(AGGREGATE, (warn) => {
       const upstreams = this.primaries();
       const tools = this.publish('tool', upstreams.flatMap((u) => u.lists.tools.filter((t) => this.allowed(u.server, t.name)).map((item) => ({ server: u.server, item }))), this.knownTools, warn);
       const prompts = this.publish('prompt', upstreams.flatMap((u) => u.lists.prompts.map((item) => ({ server: u.server, item }))), this.knownPrompts, warn);

@@ -1,10 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Registry } from '../../src/gateway/registry.js';
 import type { Upstream } from '../../src/gateway/upstream.js';
 import { memoryLogger } from '../helpers/logs.js';
 
 /** The part of an Upstream the registry reads: who it is and what it lists. */
-function upstream(server: string, lists: { tools?: string[]; resources?: string[] }): Upstream {
+function upstream(server: string, lists: { tools?: string[]; resources?: string[]; templates?: string[] }): Upstream {
   return {
     server,
     instanceId: `${server}-1`,
@@ -13,7 +13,7 @@ function upstream(server: string, lists: { tools?: string[]; resources?: string[
       tools: (lists.tools ?? []).map((name) => ({ name, inputSchema: { type: 'object' } })),
       prompts: [],
       resources: (lists.resources ?? []).map((uri) => ({ uri, name: uri })),
-      resourceTemplates: [],
+      resourceTemplates: (lists.templates ?? []).map((uriTemplate) => ({ uriTemplate, name: uriTemplate })),
     },
   } as unknown as Upstream;
 }
@@ -59,5 +59,44 @@ describe('Registry warnings', () => {
     registry.attach(upstream('z', { tools: ['other'] }));
     expect(registry.aggregate().tools).toHaveLength(3);
     expect(warnings(lines, message)).toHaveLength(1);
+  });
+
+  it("a template that does not parse is warned about again when its server comes back, though its own view was built", () => {
+    const { log, lines } = memoryLogger();
+    registry = new Registry(log);
+    const message = 'resource template does not parse; not routable';
+    registry.attach(upstream('s', { templates: ['file:///{path'] }));
+    registry.aggregate();
+    registry.scoped('s');
+    expect(warnings(lines, message)).toHaveLength(1);
+
+    registry.detach('s-1');
+    registry.aggregate();
+    registry.attach(upstream('s', { templates: ['file:///{path'] }));
+    registry.aggregate();
+    registry.scoped('s');
+    expect(warnings(lines, message)).toHaveLength(2);
+  });
+});
+
+describe('Registry list changes', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('tells clients of the kinds that really changed, and of nothing while no server lists anything', () => {
+    vi.useFakeTimers();
+    const registry = new Registry(memoryLogger().log);
+    const told: string[][] = [];
+    registry.onListChanged((kinds) => told.push(kinds));
+    registry.configure('_', new Map());
+    vi.advanceTimersByTime(100);
+    expect(told).toEqual([]);
+
+    registry.attach(upstream('a', { tools: ['t'] }));
+    vi.advanceTimersByTime(100);
+    expect(told).toEqual([['tools']]);
+    registry.attach(upstream('b', { resources: ['file:///x'] }));
+    vi.advanceTimersByTime(100);
+    expect(told).toEqual([['tools'], ['resources']]);
+    registry.close();
   });
 });
