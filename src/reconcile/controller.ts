@@ -107,7 +107,8 @@ export class Controller {
     if (file) this.configFile = file;
     if (!result.ok) {
       this.configIssues = result.issues;
-      this.configError = `config rejected, the last good config keeps running:\n${formatIssues(result.issues)}`;
+      const kept = this.generation === 0 ? 'no config has been accepted yet, so no server runs' : 'the last good config keeps running';
+      this.configError = `config rejected, ${kept}:\n${formatIssues(result.issues)}`;
       this.log.error({ issues: result.issues.length, generation: this.generation }, 'config rejected');
       for (const issue of result.issues) this.log.error({ at: `${issue.file}:${issue.line}:${issue.column}`, path: issue.path }, issue.message);
       this.emit({ type: 'config', generation: this.generation, accepted: false, error: this.configError, at });

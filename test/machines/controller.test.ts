@@ -121,9 +121,17 @@ describe('controller', () => {
     expect(status.configError).toContain('expected "=" after key');
     expect(t.server('a').pid).toBe(pid);
     expect(t.effects.processes).toHaveLength(1);
+    expect(status.configError).toMatch(/^config rejected, the last good config keeps running:/);
     // Each problem is logged where an editor can jump to it.
     const logged = t.logs.map((line) => JSON.parse(line) as { msg: string; at?: string }).find((l) => l.msg.includes('expected "=" after key'));
     expect(logged?.at).toBe('/tmp/mcp_config.toml:3:1');
+  });
+
+  it('a file rejected before any was accepted says that nothing runs, not that a last good one does', async () => {
+    const t = setup();
+    t.controller.applyConfig({ ok: false, issues: [issue('', 'invalid TOML: unfinished string')] });
+    await t.settle();
+    expect(t.controller.status().configError).toMatch(/^config rejected, no config has been accepted yet, so no server runs:/);
   });
 
   it('an invalid entry keeps its last good spec while the others converge', async () => {
@@ -142,6 +150,8 @@ describe('controller', () => {
     expect(t.server('a').conditions.find((c) => c.type === 'ConfigValid')?.status).toBe('False');
     expect(t.server('b').state).toBe('running');
     expect(t.effects.processes).toHaveLength(3);
+    const logged = t.logs.map((line) => JSON.parse(line) as { msg: string; server?: string; at?: string }).find((l) => l.msg === 'unknown transport "htp"');
+    expect(logged).toMatchObject({ server: 'a', at: '/tmp/mcp_config.toml:3:1' });
   });
 
   it('dates each condition by the change that set it, however late the status is read', async () => {

@@ -176,6 +176,12 @@ function renderHeader() {
       ...issues.map((issue) => el('li', {}, `${issue.file ?? ''}:${issue.line ?? '?'}:${issue.column ?? '?'}: ${issue.path ? `${issue.path}: ` : ''}${issue.message ?? ''}`)),
     );
     list.hidden = issues.length === 0;
+    setText(
+      $('config-error-note'),
+      status.generation === 0
+        ? 'No config has been accepted yet: no server runs until the file is fixed.'
+        : 'The last good config keeps running until the file is fixed.',
+    );
     banner.hidden = false;
   } else {
     banner.hidden = true;
