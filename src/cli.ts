@@ -146,8 +146,8 @@ async function eventsCommand(remote: Remote, follow: boolean): Promise<number> {
 
 async function reload(remote: Remote): Promise<number> {
   const result = await postJson<ReloadResult>(remote, '/api/reload');
-  if (!result.changed) process.stdout.write(`config unchanged (generation ${result.generation})\n`);
-  else if (result.accepted) process.stdout.write(`config reloaded: generation ${result.generation}\n`);
+  // A rejected file is said to be rejected, whether or not this read was the first to find it so.
+  if (result.accepted) process.stdout.write(result.changed ? `config reloaded: generation ${result.generation}\n` : `config unchanged (generation ${result.generation})\n`);
   if (result.error) process.stderr.write(`${result.error}\n`);
   return result.accepted ? 0 : 1;
 }

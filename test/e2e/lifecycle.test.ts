@@ -147,6 +147,31 @@ describe('CLI', () => {
     expect(failure?.code).toBe(2);
     expect(failure?.stderr).toContain(`cannot reach the orchestrator at ${orch.url}: is it running?`);
   });
+  it('reload says a broken file is rejected, and exits 1, however often it is asked', async () => {
+    const good = node('steady', STEADY);
+    await writeFile(scratch.file, good);
+    const orch = await startCli(scratch.file);
+    await orch.until((s) => byName(s, 'steady')?.state === 'running', 'running');
+    await writeFile(scratch.file, `${good}\n[orchestrator]\nlog_level = "debug\n`);
+    const reload = () =>
+      run(process.execPath, [CLI, 'reload', '--url', orch.url]).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+    // The second read finds what the first (or the watcher) already applied: still rejected, not "unchanged".
+    for (const attempt of [1, 2]) {
+      const result = await reload();
+      expect(result.code, `attempt ${attempt}`).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain('config rejected, the last good config keeps running:');
+      expect(result.stderr).toContain('a string is not closed on its line');
+    }
+    await writeFile(scratch.file, good);
+    const fixed = await reload();
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toMatch(/^config (reloaded: generation \d+|unchanged \(generation \d+\))\n$/);
+  });
+
   it("without --url the CLI finds the orchestrator, and its token, in the config; a --url never gets the config's token", async () => {
     const port = await freePort();
     await writeFile(scratch.file, `[orchestrator]\nlisten = "127.0.0.1:${port}"\ntoken = "from-the-config"\n\n${node('steady', STEADY)}`);
