@@ -64,6 +64,12 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   const first = await readConfigFile(file, env);
   let settings: OrchestratorSpec = first.result.ok ? first.result.config.orchestrator : fallbackSettings(file, env).orchestrator;
   const listen = options.listen ?? settings.listen;
+  // Read at start-up only: an edit of them logs "restart to apply", so what is in force is these.
+  const startup = {
+    watchPoll: options.poll ?? settings.watchPoll,
+    resyncIntervalMs: settings.resyncIntervalMs,
+    jsonrpcPort: first.result.ok ? first.result.config.control?.jsonrpcPort : undefined,
+  };
   const log = options.log ?? createLogger({ level: settings.logLevel, destination: options.stdio ? 'stderr' : 'stdout' });
 
   const logBook = new LogBook();
@@ -105,17 +111,19 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       );
       const next = result.config.orchestrator;
       if (next.logLevel !== settings.logLevel) log.level = next.logLevel;
-      if (options.listen === undefined && (next.listen.host !== listen.host || next.listen.port !== listen.port)) {
+      const sameListen = (a: ListenSpec, b: ListenSpec) => a.host === b.host && a.port === b.port;
+      if (options.listen === undefined && !sameListen(next.listen, listen) && !sameListen(next.listen, settings.listen)) {
         log.warn({ listen: `${next.listen.host}:${next.listen.port}` }, 'listen changed in the config; restart the orchestrator to apply it');
       }
-      // A rotated token applies at once; these others are read at start-up only, and saying so beats silence.
+      // A rotated token applies at once; these others are read at start-up only, and saying so beats
+      // silence: once for each new value that differs from the one in force.
       if (next.token !== settings.token) access.token = effectiveToken(next.token);
-      for (const [field, before, after] of [
-        ['resync_interval', settings.resyncIntervalMs, next.resyncIntervalMs],
-        ['watch_poll', settings.watchPoll, next.watchPoll],
-        ['jsonrpc_port', current?.control?.jsonrpcPort, result.config.control?.jsonrpcPort],
+      for (const [field, inForce, before, after] of [
+        ['resync_interval', startup.resyncIntervalMs, settings.resyncIntervalMs, next.resyncIntervalMs],
+        ['watch_poll', startup.watchPoll, settings.watchPoll, next.watchPoll],
+        ['jsonrpc_port', startup.jsonrpcPort, current?.control?.jsonrpcPort, result.config.control?.jsonrpcPort],
       ] as const) {
-        if (before !== after) log.warn({ field }, 'this setting changed in the config; restart the orchestrator to apply it');
+        if (after !== before && after !== inForce) log.warn({ field }, 'this setting changed in the config; restart the orchestrator to apply it');
       }
       settings = next;
       current = result.config;
@@ -170,12 +178,23 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       log.info('all servers stopped');
     })());
 
+  /** The accepted config with the start-up settings as they are in force (listen: the address bound). */
+  const inForce = (config: ConfigSpec): ConfigSpec => ({
+    ...config,
+    orchestrator: {
+      ...config.orchestrator,
+      listen: http ? { host: listen.host, port: Number(new URL(http.url).port) } : listen,
+      watchPoll: startup.watchPoll,
+      resyncIntervalMs: startup.resyncIntervalMs,
+    },
+    ...(startup.jsonrpcPort === undefined ? { control: undefined } : { control: { jsonrpcPort: startup.jsonrpcPort } }),
+  });
+
   const actions = createControlActions({
     controller,
     version: VERSION,
     reload,
-    // --listen is part of what runs, though not of the file.
-    config: () => (current && options.listen ? { ...current, orchestrator: { ...current.orchestrator, listen } } : current),
+    config: () => (current ? inForce(current) : undefined),
     shutdown: stopServers,
     exit: (code) => {
       void shutdown().finally(() => exitAfterFlush(log, code));
@@ -223,7 +242,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   }
 
   let rpcServer: RunningHttpServer | undefined;
-  const rpcPort = current?.control?.jsonrpcPort;
+  const rpcPort = startup.jsonrpcPort;
   if (rpcPort !== undefined) {
     try {
       rpcServer = await startJsonRpcServer({ host: listen.host, port: rpcPort, handler: rpc, access, log: log.child({ component: 'jsonrpc' }) });

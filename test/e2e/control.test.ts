@@ -106,7 +106,7 @@ describe('control API', () => {
     for (const secret of ['sk-live-7c21', 'p4ss', 'tok-3f9a']) expect(text).not.toContain(secret);
     expect(config.body.server[0]!.env).toEqual({ NAME: '[redacted]', API_KEY: '[redacted]', OTHER: '[redacted]' });
     // In the file's own words, every default filled in.
-    expect(config.body.orchestrator).toMatchObject({ listen: '127.0.0.1:0', log_level: 'debug', shutdown_grace: '10s', resync_interval: '30s', token: '[redacted]' });
+    expect(config.body.orchestrator).toMatchObject({ listen: orch.url.replace('http://', ''), log_level: 'debug', shutdown_grace: '10s', resync_interval: '30s', token: '[redacted]' });
     expect(config.body.server[0]).toMatchObject({ name: 'a', transport: 'stdio', install: 'auto', restart: 'always', startup_timeout: '1m', tools: { allow: ['*'], deny: [] } });
     expect(orch.logs.some((l) => JSON.stringify(l).includes('sk-live-7c21'))).toBe(false);
 
@@ -127,6 +127,23 @@ describe('control API', () => {
     expect(readByWatcher('config file changed')).toBe(!reloaded.body.changed);
     const after = await orch.api<{ changed: boolean; generation: number }>('/api/reload', { method: 'POST', ...auth });
     expect(after.body).toMatchObject({ changed: false, generation: unchanged.body.generation + 1 });
+  });
+
+  it('/api/config shows the start-up settings in force; an edit of them is warned about once, until a restart', async () => {
+    await writeFile(scratch.file, `[orchestrator]\nresync_interval = "30s"\n\n${stdio('a')}`);
+    const orch = await startCli(scratch.file);
+    const shown = async () => (await orch.api<{ orchestrator: Record<string, unknown> }>('/api/config')).body.orchestrator;
+    const bound = orch.url.replace('http://', '');
+    expect(await shown()).toMatchObject({ listen: bound, resync_interval: '30s' });
+
+    await writeFile(scratch.file, `[orchestrator]\nresync_interval = "5s"\nlisten = "127.0.0.1:1"\n\n${stdio('a')}`);
+    await post(orch, '/api/reload');
+    await writeFile(scratch.file, `[orchestrator]\nresync_interval = "5s"\nlisten = "127.0.0.1:1"\n\n${stdio('a')}${stdio('b')}`);
+    await post(orch, '/api/reload');
+    expect(await shown()).toMatchObject({ listen: bound, resync_interval: '30s' });
+    const restartWarnings = orch.logs.filter((l) => String(l.msg).includes('restart the orchestrator to apply it'));
+    // The listen edit is not warned about: --listen (which the helper gives) overrides the file's.
+    expect(restartWarnings.map((l) => l.field ?? 'listen')).toEqual(['resync_interval']);
   });
 
   it('a file caught empty mid-save is rejected: the servers keep running, and the finished save applies', async () => {
