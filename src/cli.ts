@@ -51,17 +51,19 @@ function findConfig(flag: string | undefined) {
  */
 function localSettings(configFlag: string | undefined): LocalSettings {
   const found = findConfig(configFlag);
+  const fromEnv = process.env.MCP_ORCHESTRATOR_LISTEN ? '$MCP_ORCHESTRATOR_LISTEN' : undefined;
   if (!found.ok && found.tried.length === 1) throw new UsageError(found.error);
   if (found.ok) {
     try {
       const result = loadConfigText(readFileSync(found.path, 'utf8'), found.path, process.env);
-      if (result.ok) return { listen: result.config.orchestrator.listen, token: result.config.orchestrator.token };
+      if (result.ok) return { listen: result.config.orchestrator.listen, token: result.config.orchestrator.token, source: fromEnv ?? `the listen of ${found.path}` };
     } catch {
       // An unreadable config only loses the address hint; the defaults stand.
     }
   }
   const defaults = loadConfigText('', found.ok ? found.path : 'mcp_config.toml', process.env);
-  if (defaults.ok) return { listen: defaults.config.orchestrator.listen, token: undefined };
+  const why = found.ok ? `${found.path} does not load` : 'no config was found';
+  if (defaults.ok) return { listen: defaults.config.orchestrator.listen, token: undefined, source: fromEnv ?? `the default, as ${why}` };
   // Only an environment override can fail here, and run would refuse it the same way.
   throw new UsageError(defaults.issues.map((issue) => issue.message).join('; '));
 }

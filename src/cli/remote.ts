@@ -6,6 +6,10 @@ export class RemoteError extends Error {}
 export interface Remote {
   base: string;
   token: string | undefined;
+  /** Where the token came from, for messages: "the config", "$MCP_ORCHESTRATOR_TOKEN". */
+  tokenFrom?: string;
+  /** Where the address came from, when it was not given as a URL ("the listen of FILE"). */
+  via?: string;
 }
 
 async function request(remote: Remote, path: string, init: RequestInit = {}): Promise<Response> {
@@ -14,12 +18,20 @@ async function request(remote: Remote, path: string, init: RequestInit = {}): Pr
   try {
     response = await fetch(`${remote.base}${path}`, { ...init, headers });
   } catch {
-    throw new RemoteError(`cannot reach the orchestrator at ${remote.base}: is it running? (start it with "mcp-orchestrator run", or point --url / MCP_ORCHESTRATOR_URL at it)`);
+    const via = remote.via ? ` (${remote.via})` : '';
+    throw new RemoteError(`cannot reach the orchestrator at ${remote.base}${via}: is it running? (start it with "mcp-orchestrator run", or point --url / MCP_ORCHESTRATOR_URL at it)`);
+  }
+  if (response.status === 401) {
+    await response.body?.cancel();
+    throw new RemoteError(
+      remote.token === undefined
+        ? `401: the orchestrator at ${remote.base} wants a bearer token; set MCP_ORCHESTRATOR_TOKEN to its token (an orchestrator with none configured logs the one it generated)`
+        : `401: the orchestrator at ${remote.base} refused the token from ${remote.tokenFrom ?? 'MCP_ORCHESTRATOR_TOKEN'}; check it against the orchestrator's [orchestrator] token or MCP_ORCHESTRATOR_TOKEN`,
+    );
   }
   if (!response.ok) {
     const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
-    const hint = response.status === 401 ? " (set MCP_ORCHESTRATOR_TOKEN to the orchestrator's token)" : '';
-    throw new RemoteError(`${response.status} ${body.error?.message ?? response.statusText}${hint}`);
+    throw new RemoteError(`${response.status} ${body.error?.message ?? response.statusText}`);
   }
   return response;
 }

@@ -13,6 +13,8 @@ export interface LocalSettings {
   listen: ListenSpec;
   /** The config's own token; undefined when the file has none (or could not be read). */
   token: string | undefined;
+  /** Where `listen` came from, for messages: "the listen of FILE", "$MCP_ORCHESTRATOR_LISTEN". */
+  source: string;
 }
 
 export interface TargetInput {
@@ -60,8 +62,11 @@ export function reachableBase(listen: ListenSpec): string {
  */
 export function chooseRemote(input: TargetInput): Remote {
   const envToken = input.env.MCP_ORCHESTRATOR_TOKEN || undefined;
-  if (input.url !== undefined) return { base: httpBase(input.url, '--url'), token: envToken };
-  if (input.env.MCP_ORCHESTRATOR_URL) return { base: httpBase(input.env.MCP_ORCHESTRATOR_URL, '$MCP_ORCHESTRATOR_URL'), token: envToken };
+  const fromEnv = envToken === undefined ? {} : { tokenFrom: '$MCP_ORCHESTRATOR_TOKEN' };
+  if (input.url !== undefined) return { base: httpBase(input.url, '--url'), token: envToken, ...fromEnv };
+  if (input.env.MCP_ORCHESTRATOR_URL) return { base: httpBase(input.env.MCP_ORCHESTRATOR_URL, '$MCP_ORCHESTRATOR_URL'), token: envToken, ...fromEnv };
   const local = input.local();
-  return { base: reachableBase(local.listen), token: local.token || envToken };
+  const via = `from ${local.source}`;
+  if (local.token) return { base: reachableBase(local.listen), token: local.token, tokenFrom: 'the config', via };
+  return { base: reachableBase(local.listen), token: envToken, ...fromEnv, via };
 }

@@ -192,7 +192,10 @@ describe('CLI', () => {
     const refused = await cli(['status', '--url', orch.url]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('401');
-    expect(refused.stderr).toContain('set MCP_ORCHESTRATOR_TOKEN');
+    expect(refused.stderr).toContain('wants a bearer token; set MCP_ORCHESTRATOR_TOKEN');
+    const wrong = await run(process.execPath, [CLI, 'status', '--url', orch.url], { env: { ...env, MCP_ORCHESTRATOR_TOKEN: 'wrong' } }).catch((error: { code: number; stderr: string }) => error);
+    expect(wrong).toMatchObject({ code: 2 });
+    expect((wrong as { stderr: string }).stderr).toContain('refused the token from $MCP_ORCHESTRATOR_TOKEN');
     const withToken = await run(process.execPath, [CLI, 'status', '--url', orch.url], { env: { ...env, MCP_ORCHESTRATOR_TOKEN: 'from-the-config' } });
     expect(withToken.stdout).toMatch(/^steady\s+running/m);
   });
