@@ -183,6 +183,8 @@ function syntaxReason(reason: string, at: string): string {
     return 'a string is not closed on its line; end it with the quote it began with, or write """…""" for text over several lines';
   }
   if (reason === 'invalid value' && /^[A-Za-z_$]/.test(at)) return 'invalid value: text needs quotes, "like this"';
+  // `listen = 127.0.0.1:8080` reads as a number until the second dot.
+  if (reason.includes('numeric literal')) return `${reason}: if this value is text, put it in quotes, "like this"`;
   return reason;
 }
 
