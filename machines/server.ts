@@ -88,8 +88,12 @@ export interface ServerContext {
   pid?: number;
   /** Consecutive failures; sets the next backoff delay; reset after a healthy run. */
   failures: number;
-  /** Times the process was spawned again after a first spawn (Kubernetes' restartCount). */
+  /**
+   * Times the process was spawned again by the restart policy or a retry (Kubernetes'
+   * restartCount); a start asked for by hand is not one.
+   */
   restarts: number;
+  /** Spawns since the machine was created or last started by hand. */
   spawns: number;
   lastExit?: LastExit;
   lastError?: string;
@@ -183,7 +187,7 @@ export const serverMachine = setup({
       const message = errorMessage((event as { error?: unknown }).error);
       return { step: params.step, reason: params.reason, lastError: message, message };
     }),
-    resetForStart: assign({ failures: 0, reason: 'StartRequested', message: undefined }),
+    resetForStart: assign({ failures: 0, spawns: 0, reason: 'StartRequested', message: undefined }),
     stopRequested: assign({ reason: 'StopRequested', message: undefined }),
     /** Entered stopped or failed: no process, and a later stop ends in stopped. */
     settled: assign({ pid: undefined, afterStop: 'stopped' as const }),

@@ -233,5 +233,28 @@ describe('server machine', () => {
     await flush();
     expect(h.state()).toBe('starting');
     expect(h.actor.getSnapshot().context.failures).toBe(0);
+    // Started by hand, not by the restart policy: not a restart.
+    expect(h.actor.getSnapshot().context.restarts).toBe(0);
+    h.proc().exit(1);
+    h.actor.send({ type: 'server.start' });
+    await flush();
+    await flush();
+    expect(h.actor.getSnapshot().context.restarts).toBe(0);
+  });
+
+  it('a crash after a manual start is counted as a restart again', async () => {
+    const h = harness({ autoClone: true, autoInstall: true });
+    await h.start();
+    h.actor.send({ type: 'server.stop' });
+    h.proc().exit(null, 'SIGTERM');
+    await flush();
+    expect(h.state()).toBe('stopped');
+    h.actor.send({ type: 'server.start' });
+    await flush();
+    await flush();
+    expect(h.state()).toBe('starting');
+    expect(h.actor.getSnapshot().context.restarts).toBe(0);
+    await crashLoop(h, 1);
+    expect(h.actor.getSnapshot().context.restarts).toBe(1);
   });
 });
