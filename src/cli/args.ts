@@ -67,7 +67,7 @@ const COMMANDS = {
     about: 'Show every server of a running orchestrator as a table (or the raw JSON).',
     options: ['json', ...REMOTE],
   },
-  start: { operands: 'NAME', about: 'Start a server that a manual stop holds.', options: ['json', ...REMOTE] },
+  start: { operands: 'NAME', about: 'Start a server that a manual stop holds, or one resting after a failure (stopped or failed).', options: ['json', ...REMOTE] },
   stop: {
     operands: 'NAME',
     about: "Stop a server gracefully; it stays stopped until a start or a change of the server's spec.",

@@ -135,7 +135,12 @@ export function createControlActions(deps: ActionDeps): ControlActions {
       enabled(name, 'start');
       const status = controller.serverStatus(name);
       if (!controller.isHeld(name) && status.state !== 'stopped' && status.state !== 'failed') {
-        throw new ActionError('conflict', `"${name}" is not stopped (it is ${status.state}); restart it instead: "mcp-orchestrator restart ${name}" (POST /api/servers/${name}/restart)`);
+        const restart = `"mcp-orchestrator restart ${name}" (POST /api/servers/${name}/restart)`;
+        if (status.state === 'backoff') {
+          const next = status.nextRetryAt ? `, next retry at ${status.nextRetryAt}` : '';
+          throw new ActionError('conflict', `"${name}" is waiting to retry after a failure (backoff${next}); to retry now, restart it: ${restart}`);
+        }
+        throw new ActionError('conflict', `"${name}" is not stopped: its state is ${status.state}; restart it instead: ${restart}`);
       }
       controller.release(name);
       return controller.serverStatus(name);
@@ -144,7 +149,7 @@ export function createControlActions(deps: ActionDeps): ControlActions {
       enabled(name, 'stop');
       if (controller.isHeld(name)) throw new ActionError('conflict', `"${name}" is already stopped by a manual stop; start it with "mcp-orchestrator start ${name}" (POST /api/servers/${name}/start)`);
       const state = controller.serverStatus(name).state;
-      if (state === 'stopped' || state === 'failed') throw new ActionError('conflict', `"${name}" is already ${state}; start it with "mcp-orchestrator start ${name}" (POST /api/servers/${name}/start)`);
+      if (state === 'stopped' || state === 'failed') throw new ActionError('conflict', `"${name}" is not running: its state is ${state}; start it with "mcp-orchestrator start ${name}" (POST /api/servers/${name}/start)`);
       controller.hold(name);
       return controller.serverStatus(name);
     },

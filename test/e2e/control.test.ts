@@ -77,6 +77,9 @@ describe('control API', () => {
     expect((disabled.body.error as { message: string }).message).toContain('disabled in the config');
     const running = await post(orch, '/api/servers/a/start');
     expect(running.status).toBe(409);
+    expect((running.body.error as { message: string }).message).toBe(
+      '"a" is not stopped: its state is running; restart it instead: "mcp-orchestrator restart a" (POST /api/servers/a/restart)',
+    );
   });
 
   it('a manual stop holds across a config edit that does not touch the server, until started', async () => {
