@@ -35,25 +35,27 @@ function act<T>(action: () => T): T {
   }
 }
 
-function intParam(url: URL, name: string, fallback: number, max: number): number {
-  const raw = url.searchParams.get(name);
-  if (raw === null) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new HttpError(400, `${name} must be a whole number ≥ 0, got "${raw}"`);
-  return Math.min(value, max);
+/** A count or an id given as text: digits only (no sign, no exponent, not empty), else a 400 naming it. */
+function wholeNumber(raw: string, name: string, meaning = ''): number {
+  if (!/^\d+$/.test(raw)) throw new HttpError(400, `${name} must be a whole number ≥ 0${meaning}, got "${raw}"`);
+  return Number(raw);
 }
 
-/** Where a stream resumes: the `Last-Event-ID` a reconnecting EventSource sends, else `?since=`. */
-function lastEventId(req: IncomingMessage, url: URL): number | undefined {
+function intParam(url: URL, name: string, fallback: number, max: number): number {
+  const raw = url.searchParams.get(name);
+  return raw === null ? fallback : Math.min(wholeNumber(raw, name), max);
+}
+
+/**
+ * Where a stream resumes: the `Last-Event-ID` a reconnecting EventSource sends, else `?since=`;
+ * `seen` says what the number counts, for the message when it is not one.
+ */
+function lastEventId(req: IncomingMessage, url: URL, seen: string): number | undefined {
+  // Node joins a repeated header with ", " for all but a few; typed as possibly an array all the same.
   const sent = req.headers['last-event-id'];
   const header = Array.isArray(sent) ? sent.join(',') : sent;
   const raw = header ?? url.searchParams.get('since') ?? undefined;
-  if (raw === undefined) return undefined;
-  const value = raw.trim() === '' ? NaN : Number(raw);
-  if (!Number.isInteger(value) || value < 0) {
-    throw new HttpError(400, `${header === undefined ? 'since' : 'Last-Event-ID'} must be a whole number ≥ 0 (the id of the last event seen), got "${raw}"`);
-  }
-  return value;
+  return raw === undefined ? undefined : wholeNumber(raw, header === undefined ? 'since' : 'Last-Event-ID', ` (${seen})`);
 }
 
 export function apiRoutes(options: ApiOptions): Route[] {
@@ -109,7 +111,7 @@ export function apiRoutes(options: ApiOptions): Route[] {
       method: 'GET',
       path: /^\/api\/events$/,
       handle: ({ req, res, url }) => {
-        const after = lastEventId(req, url);
+        const after = lastEventId(req, url, 'the id of the last event seen');
         const stream = openSse(res, { onDrop: dropped('events') });
         // Replay what the client missed (or, on a first connect, nothing), then go live.
         const backlog = after === undefined ? [] : events.since(after);
@@ -127,7 +129,7 @@ export function apiRoutes(options: ApiOptions): Route[] {
         const tail = intParam(url, 'tail', 100, 10_000);
         const follow = ['1', 'true', 'yes'].includes(url.searchParams.get('follow') ?? '');
         const buffer = logBook.for(name);
-        const after = lastEventId(req, url);
+        const after = lastEventId(req, url, 'the seq of the last line seen');
         const backlog = after === undefined ? (tail === 0 ? [] : buffer.tail(tail)) : buffer.since(after);
         if (!follow) {
           sendJson(res, 200, { server: name, lines: backlog });

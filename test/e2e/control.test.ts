@@ -230,7 +230,10 @@ describe('event and log streams', () => {
     expect(bad.body.error.message).toContain('since must be a whole number');
     const badHeader = await orch.api<{ error: { message: string } }>('/api/servers/a/logs', { headers: { 'last-event-id': '-1' } });
     expect(badHeader.status).toBe(400);
-    expect(badHeader.body.error.message).toContain('Last-Event-ID must be a whole number');
+    expect(badHeader.body.error.message).toBe('Last-Event-ID must be a whole number ≥ 0 (the seq of the last line seen), got "-1"');
+    const emptyTail = await orch.api<{ error: { message: string } }>('/api/servers/a/logs?tail=');
+    expect(emptyTail.status).toBe(400);
+    expect(emptyTail.body.error.message).toBe('tail must be a whole number ≥ 0, got ""');
   });
 
   it('a log reader resumes after the last line it saw; one whose id is from an earlier process gets every line kept', async () => {
