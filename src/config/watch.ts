@@ -20,8 +20,9 @@ export interface WatchConfigOptions {
   /**
    * Receives the file's whole content each time it differs (by SHA-256) from the content last
    * delivered, or from `applied()` when that is given. Calls never overlap and arrive in the order
-   * the file was read. A throw or a rejected promise is logged, and the content still counts as
-   * delivered.
+   * the file was read. A throw or a rejected promise is logged. Without `applied`, the content
+   * then still counts as delivered; with it, only what `applied()` says counts, so a caller
+   * records the content before anything that can throw, or the next read delivers it again.
    */
   onChange: (content: string) => void;
   /**
@@ -63,8 +64,9 @@ const DEFAULT_POLL_INTERVAL_MS = 1_000;
  * file's inode, and a Kubernetes ConfigMap volume swaps a `..data` symlink, and a watch on the
  * file itself would stay on the dead inode. Any event on the file's name or on a name starting
  * with `..` (the ConfigMap's `..data` and `..<timestamp>` entries) schedules one debounced read
- * of `file` through its symlinks. The content present at start is read before this resolves and
- * counts as delivered; it is not reported. A missing file (mid-rename, deleted) is not an error:
+ * of `file` through its symlinks. The content present at start is read before this resolves:
+ * without `opts.applied` it counts as delivered and is not reported; with it, it is judged like any
+ * other read (see `applied`). A missing file (mid-rename, deleted) is not an error:
  * the next event that brings it back is delivered. Nothing thrown by a read, by chokidar or by
  * `onChange` escapes; all of it is logged on `opts.log`.
  *
@@ -84,6 +86,7 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
   let closed = false;
   let closing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  /** The content last delivered (or present at start), when the caller keeps no record (`applied`). */
   let lastHash: string | undefined;
 
   const relevant = (entry: string): boolean => {
@@ -132,7 +135,7 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
       log.debug({ file: path, sha256: hash.slice(0, 12) }, 'config file unchanged');
       return;
     }
-    lastHash = hash;
+    if (!opts.applied) lastHash = hash;
     log.info({ file: path, bytes: Buffer.byteLength(content), sha256: hash.slice(0, 12) }, 'config file changed');
     deliver(content);
   };
@@ -204,7 +207,7 @@ export async function watchConfigFile(file: string, opts: WatchConfigOptions): P
   }
 
   // The initial read goes through the same single-flight queue, so an event arriving while it
-  // runs is read after it, against the baseline it sets.
+  // runs is read after it, against what that read found (or delivered).
   running = (async () => {
     await new Promise<void>((ready) => watcher.once('ready', ready));
     if (opts.applied) {
