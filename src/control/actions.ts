@@ -74,7 +74,7 @@ export function redactConfig(config: ConfigSpec) {
     return value;
   };
   const { orchestrator: o } = config;
-  return cleanDeep({
+  const shown = {
     file: config.file,
     orchestrator: {
       listen: formatListen(o.listen),
@@ -102,13 +102,9 @@ export function redactConfig(config: ConfigSpec) {
       startup_timeout: formatDuration(s.startupTimeoutMs),
       tools: { allow: s.tools.allow, deny: s.tools.deny },
     })),
-  }) as {
-    file: string;
-    orchestrator: Record<string, string | boolean | null>;
-    gateway: { separator: string };
-    control: { jsonrpc_port?: number };
-    server: Record<string, unknown>[];
   };
+  // Only strings change, each into a string: the shape is the same.
+  return cleanDeep(shown) as typeof shown;
 }
 
 export function createControlActions(deps: ActionDeps): ControlActions {
