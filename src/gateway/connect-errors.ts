@@ -62,7 +62,7 @@ export function describeDeliveryFailure(error: unknown, context: FailureContext)
   }
   if (status === 401) {
     const message = context.hasToken
-      ? `the orchestrator at ${url} rejected the token (401): check MCP_ORCHESTRATOR_TOKEN`
+      ? `the orchestrator at ${url} rejected the token (401): check MCP_ORCHESTRATOR_TOKEN, or the config's token`
       : `the orchestrator at ${url} requires a token (401): set MCP_ORCHESTRATOR_TOKEN`;
     return { reason: 'unauthorized', status, message, fatal: true };
   }
@@ -74,7 +74,8 @@ export function describeDeliveryFailure(error: unknown, context: FailureContext)
     return { reason: 'session-lost', status, message: `the orchestrator at ${url} no longer knows this session (did it restart?): reconnect the client`, fatal: true };
   }
   if (status === 404) {
-    return { reason: 'not-found', status, message: `no MCP endpoint at ${url} (404): check --url and --server`, fatal: !context.established };
+    const detail = bodyMessage(error);
+    return { reason: 'not-found', status, message: `no MCP endpoint at ${url} (404${detail ? `: ${detail}` : ''}): check --url and --server`, fatal: !context.established };
   }
   const detail = bodyMessage(error);
   return { reason: 'http-error', status, message: `the orchestrator at ${url} answered HTTP ${status}${detail ? `: ${detail}` : ''}`, fatal: false };

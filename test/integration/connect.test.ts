@@ -295,6 +295,19 @@ describe('connect bridge when the orchestrator cannot be used', () => {
     expect(bridge.logLines.join('')).not.toContain('wrong-token');
   });
 
+  it("passes on the orchestrator's reason for a 404", async () => {
+    server = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'no server named "nosuch"' } }));
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/servers/nosuch/mcp`;
+    const bridge = startBridge(url);
+    bridge.stdin.write(initializeLine);
+    expect(await withinMs(bridge.exit, 10_000)).toBe(1);
+    const answer = JSON.parse(bridge.lines[0] ?? '') as { error: { message: string } };
+    expect(answer.error.message).toBe(`no MCP endpoint at ${url} (404: no server named "nosuch"): check --url and --server`);
+  });
+
   it('exits 0 on an immediate EOF without contacting anything', async () => {
     const bridge = startBridge(`http://127.0.0.1:${await freePort()}/mcp`);
     bridge.stdin.end();
