@@ -140,9 +140,42 @@ function optionLines(names: readonly OptionName[]): string {
   return names.map((n) => wrap(OPTIONS[n].about, `  ${OPTIONS[n].usage.padEnd(width)}  `)).join('\n');
 }
 
-const ENVIRONMENT = `Environment:
-  MCP_CONFIG_FILE, MCP_ORCHESTRATOR_LISTEN, MCP_REPOS_DIR, LOG_LEVEL, CHOKIDAR_USEPOLLING,
-  MCP_ORCHESTRATOR_TOKEN (the bearer token; required off loopback), MCP_ORCHESTRATOR_URL.`;
+const VARIABLES = {
+  MCP_CONFIG_FILE: 'the config, when --config is not given',
+  MCP_ORCHESTRATOR_LISTEN: "the listener's address (over the config's listen)",
+  MCP_ORCHESTRATOR_URL: 'a running orchestrator, when --url is not given',
+  MCP_ORCHESTRATOR_TOKEN: 'the bearer token (required off loopback; the config\'s token comes first)',
+  MCP_REPOS_DIR: 'where servers are cloned (over the config\'s repos_dir)',
+  LOG_LEVEL: 'trace, debug, info, warn, error or fatal (over the config\'s log_level)',
+  CHOKIDAR_USEPOLLING: 'watch the config by polling (1) or not (0)',
+} as const;
+
+type Variable = keyof typeof VARIABLES;
+
+/** What the commands that talk to a running orchestrator read to find it. */
+const REMOTE_VARIABLES: readonly Variable[] = ['MCP_ORCHESTRATOR_URL', 'MCP_ORCHESTRATOR_TOKEN', 'MCP_ORCHESTRATOR_LISTEN', 'MCP_CONFIG_FILE'];
+
+/** The variables each command reads; the general help lists them all. */
+const VARIABLES_OF: Record<CommandName, readonly Variable[]> = {
+  run: ['MCP_CONFIG_FILE', 'MCP_ORCHESTRATOR_LISTEN', 'MCP_ORCHESTRATOR_TOKEN', 'MCP_REPOS_DIR', 'LOG_LEVEL', 'CHOKIDAR_USEPOLLING'],
+  // The environment's overrides are checked with the file.
+  validate: ['MCP_CONFIG_FILE', 'MCP_ORCHESTRATOR_LISTEN', 'MCP_REPOS_DIR', 'LOG_LEVEL'],
+  status: REMOTE_VARIABLES,
+  start: REMOTE_VARIABLES,
+  stop: REMOTE_VARIABLES,
+  restart: REMOTE_VARIABLES,
+  logs: REMOTE_VARIABLES,
+  events: REMOTE_VARIABLES,
+  reload: REMOTE_VARIABLES,
+  connect: [...REMOTE_VARIABLES, 'LOG_LEVEL'],
+  help: [],
+};
+
+function environment(names: readonly Variable[]): string {
+  if (names.length === 0) return '';
+  const width = Math.max(...names.map((n) => n.length));
+  return `\nEnvironment:\n${names.map((n) => wrap(VARIABLES[n], `  ${n.padEnd(width)}  `)).join('\n')}\n`;
+}
 
 /** `mcp-orchestrator --help`: every command, then every option. */
 export function globalHelp(): string {
@@ -159,15 +192,14 @@ ${commands.join('\n')}
 Options:
 ${optionLines(Object.keys(OPTIONS) as OptionName[])}
 
-${ENVIRONMENT}
-`;
+${environment(Object.keys(VARIABLES) as Variable[]).trimStart()}`;
 }
 
 /** `mcp-orchestrator COMMAND --help`: its usage line, what it does, and only its options. */
 export function commandHelp(name: CommandName): string {
   const command: CommandSpec = COMMANDS[name];
   const options = command.options.length > 0 ? `\nOptions:\n${optionLines(command.options)}\n` : '';
-  return `Usage: ${usageLine(name)}\n\n${wrap(command.about, '  ')}\n${options}\n${ENVIRONMENT}\n`;
+  return `Usage: ${usageLine(name)}\n\n${wrap(command.about, '  ')}\n${options}${environment(VARIABLES_OF[name])}`;
 }
 
 const seeHelp = (command: CommandName | undefined) => (command ? `see mcp-orchestrator ${command} --help` : 'see mcp-orchestrator --help');

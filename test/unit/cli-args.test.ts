@@ -76,6 +76,9 @@ describe('help texts', () => {
     expect(logs).toMatch(/^ {2}-f, --follow +keep streaming/m);
     expect(logs).not.toContain('--listen');
     expect(logs).not.toContain('--stdio');
+    expect(logs).toMatch(/^ {2}MCP_ORCHESTRATOR_URL +a running orchestrator/m);
+    expect(logs).not.toContain('MCP_REPOS_DIR');
+    expect(commandHelp('validate')).not.toContain('MCP_ORCHESTRATOR_URL');
   });
 
   it('no help line is wider than 100 characters', () => {
