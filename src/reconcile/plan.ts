@@ -93,7 +93,8 @@ export function plan(desired: ReadonlyMap<string, DesiredServer>, observed: read
       }
       if (inPlaceFieldsDiffer(current.spec, want.spec)) actions.push({ type: 'configure', id: current.id, spec: want.spec });
       if (want.held && !current.held) actions.push({ type: 'hold', id: current.id });
-      if (!want.held && current.held) actions.push({ type: 'release', id: current.id });
+      // A held instance still stopping could not take a start: it is released once it rests.
+      if (!want.held && current.held && current.resting) actions.push({ type: 'release', id: current.id });
       continue;
     }
 

@@ -292,6 +292,23 @@ describe('controller', () => {
     expect(t.server('a').state).toBe('running');
   });
 
+  it('a start during the grace of a manual stop starts the server once its process is gone', async () => {
+    const t = setup();
+    t.controller.applyConfig(loaded([spec({ name: 'a' })]));
+    await t.settle();
+    const first = t.procOf('a');
+    t.controller.hold('a');
+    await t.settle();
+    expect(t.server('a').state).toBe('stopping');
+    t.controller.release('a');
+    await t.settle();
+    expect(t.server('a').state).toBe('stopping');
+    first.exit(null, 'SIGTERM');
+    await t.settle();
+    expect(t.server('a').state).toBe('running');
+    expect(t.server('a').pid).not.toBe(first.pid);
+  });
+
   it('emits one transition event per state change and a config event per load', async () => {
     const t = setup();
     const events: string[] = [];

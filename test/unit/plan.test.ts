@@ -121,6 +121,8 @@ describe('plan', () => {
     },
     { name: 'holds a manually stopped server', desired: [want(a, true)], observed: [seen(a)], actions: [{ type: 'hold', id: 'a#1' }] },
     { name: 'releases a hold', desired: [want(a)], observed: [seen(a, { held: true, resting: true })], actions: [{ type: 'release', id: 'a#1' }] },
+    // A start while the stop's grace runs: the release waits for the process to be gone.
+    { name: 'releases a hold only once the held instance rests', desired: [want(a)], observed: [seen(a, { held: true, resting: false })], actions: [] },
   ];
   for (const c of cases) {
     it(c.name, () => {
