@@ -183,7 +183,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     ...config,
     orchestrator: {
       ...config.orchestrator,
-      listen: http ? { host: listen.host, port: Number(new URL(http.url).port) } : listen,
+      listen: http ? { host: listen.host, port: http.port } : listen,
       watchPoll: startup.watchPoll,
       resyncIntervalMs: startup.resyncIntervalMs,
     },

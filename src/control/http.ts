@@ -80,6 +80,8 @@ export interface RunningHttpServer {
   server: Server;
   /** "http://127.0.0.1:8080" with the port actually bound (port 0 picks one). */
   url: string;
+  /** The port actually bound. */
+  port: number;
   close(): Promise<void>;
 }
 
@@ -153,6 +155,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   return {
     server,
     url: `http://${host}:${address.port}`,
+    port: address.port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

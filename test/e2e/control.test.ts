@@ -144,9 +144,16 @@ describe('control API', () => {
     await writeFile(scratch.file, `[orchestrator]\nresync_interval = "5s"\nlisten = "127.0.0.1:1"\n\n${stdio('a')}${stdio('b')}`);
     await post(orch, '/api/reload');
     expect(await shown()).toMatchObject({ listen: bound, resync_interval: '30s' });
-    const restartWarnings = orch.logs.filter((l) => String(l.msg).includes('restart the orchestrator to apply it'));
+    // Back to the value in force: nothing to restart for. Then away again: warned again.
+    await writeFile(scratch.file, `[orchestrator]\nresync_interval = "30s"\n\n${stdio('a')}`);
+    await post(orch, '/api/reload');
+    await writeFile(scratch.file, `[orchestrator]\nresync_interval = "5s"\n\n${stdio('a')}`);
+    await post(orch, '/api/reload');
+    const restartWarnings = () => orch.logs.filter((l) => String(l.msg).includes('restart the orchestrator to apply it'));
+    // Each load's warnings are logged before its "config loaded": five loads in all.
+    await waitFor(() => orch.logs.filter((l) => String(l.msg).startsWith('config loaded')).length >= 5, { message: 'every load logged' });
     // The listen edit is not warned about: --listen (which the helper gives) overrides the file's.
-    expect(restartWarnings.map((l) => l.field ?? 'listen')).toEqual(['resync_interval']);
+    expect(restartWarnings().map((l) => l.field ?? 'listen')).toEqual(['resync_interval', 'resync_interval']);
   });
 
   it('a file caught empty mid-save is rejected: the servers keep running, and the finished save applies', async () => {
