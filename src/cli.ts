@@ -52,11 +52,12 @@ function findConfig(flag: string | undefined) {
 function localSettings(configFlag: string | undefined): LocalSettings {
   const found = findConfig(configFlag);
   const fromEnv = process.env.MCP_ORCHESTRATOR_LISTEN ? '$MCP_ORCHESTRATOR_LISTEN' : undefined;
-  if (!found.ok && found.tried.length === 1) throw new UsageError(found.error);
+  const named = (configFlag ?? '') !== '' || (process.env.MCP_CONFIG_FILE ?? '') !== '';
+  if (!found.ok && named) throw new UsageError(found.error);
   if (found.ok) {
     try {
       const result = loadConfigText(readFileSync(found.path, 'utf8'), found.path, process.env);
-      if (result.ok) return { listen: result.config.orchestrator.listen, token: result.config.orchestrator.token, source: fromEnv ?? `the listen of ${found.path}` };
+      if (result.ok) return { listen: result.config.orchestrator.listen, token: result.config.orchestrator.token, source: fromEnv ?? `the config ${found.path}` };
     } catch {
       // An unreadable config only loses the address hint; the defaults stand.
     }

@@ -67,7 +67,7 @@ const COMMANDS = {
     about: 'Show every server of a running orchestrator as a table (or the raw JSON).',
     options: ['json', ...REMOTE],
   },
-  start: { operands: 'NAME', about: 'Start a server that a manual stop holds, or one resting after a failure (stopped or failed).', options: ['json', ...REMOTE] },
+  start: { operands: 'NAME', about: 'Start a server that a manual stop holds, or one at rest (stopped or failed).', options: ['json', ...REMOTE] },
   stop: {
     operands: 'NAME',
     about: "Stop a server gracefully; it stays stopped until a start or a change of the server's spec.",
@@ -80,7 +80,7 @@ const COMMANDS = {
     options: ['follow', 'tail', ...REMOTE],
   },
   events: { operands: '', about: 'Recent state transitions, config loads and manual actions; with -f, live.', options: ['follow', ...REMOTE] },
-  reload: { operands: '', about: 'Re-read the config file now.', options: [...REMOTE] },
+  reload: { operands: '', about: 'Re-read the config file now. Exits 1, saying why, when the file is rejected.', options: [...REMOTE] },
   connect: {
     operands: '',
     about:
@@ -146,14 +146,14 @@ const VARIABLES = {
   MCP_ORCHESTRATOR_URL: 'a running orchestrator, when --url is not given',
   MCP_ORCHESTRATOR_TOKEN: 'the bearer token (required off loopback; the config\'s token comes first)',
   MCP_REPOS_DIR: 'where servers are cloned (over the config\'s repos_dir)',
-  LOG_LEVEL: 'trace, debug, info, warn, error or fatal (over the config\'s log_level)',
+  LOG_LEVEL: "trace, debug, info, warn, error or fatal (run: over the config's log_level; connect: its own, default warn)",
   CHOKIDAR_USEPOLLING: 'watch the config by polling (1) or not (0)',
 } as const;
 
 type Variable = keyof typeof VARIABLES;
 
 /** What the commands that talk to a running orchestrator read to find it. */
-const REMOTE_VARIABLES: readonly Variable[] = ['MCP_ORCHESTRATOR_URL', 'MCP_ORCHESTRATOR_TOKEN', 'MCP_ORCHESTRATOR_LISTEN', 'MCP_CONFIG_FILE'];
+const REMOTE_VARIABLES: readonly Variable[] = ['MCP_ORCHESTRATOR_URL', 'MCP_ORCHESTRATOR_TOKEN', 'MCP_ORCHESTRATOR_LISTEN', 'MCP_CONFIG_FILE', 'LOG_LEVEL'];
 
 /** The variables each command reads; the general help lists them all. */
 const VARIABLES_OF: Record<CommandName, readonly Variable[]> = {
@@ -167,7 +167,7 @@ const VARIABLES_OF: Record<CommandName, readonly Variable[]> = {
   logs: REMOTE_VARIABLES,
   events: REMOTE_VARIABLES,
   reload: REMOTE_VARIABLES,
-  connect: [...REMOTE_VARIABLES, 'LOG_LEVEL'],
+  connect: REMOTE_VARIABLES,
   help: [],
 };
 
@@ -223,7 +223,8 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
 
   if (values.version === true) return { kind: 'print', text: `${VERSION}\n` };
   if (command === undefined) throw new UsageError(`unknown command "${first ?? ''}"; ${seeHelp(undefined)}`);
-  // --help wins over any other mistake on the line: it is how a user finds out what is right.
+  // --help wins over other mistakes on the line (unless an option took it as its value): it is
+  // how a user finds out what is right.
   if (values.help === true && command !== 'help') return { kind: 'print', text: first === undefined ? globalHelp() : commandHelp(command) };
   checkOptions(tokens, command, first === undefined || command === 'help');
 

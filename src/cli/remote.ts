@@ -8,7 +8,7 @@ export interface Remote {
   token: string | undefined;
   /** Where the token came from, for messages: "the config", "$MCP_ORCHESTRATOR_TOKEN". */
   tokenFrom?: string;
-  /** Where the address came from, when it was not given as a URL ("the listen of FILE"). */
+  /** Where the address came from, when it was not given as a URL ("from the config FILE"). */
   via?: string;
 }
 
@@ -23,11 +23,14 @@ async function request(remote: Remote, path: string, init: RequestInit = {}): Pr
   }
   if (response.status === 401) {
     await response.body?.cancel();
-    throw new RemoteError(
-      remote.token === undefined
-        ? `401: the orchestrator at ${remote.base} wants a bearer token; set MCP_ORCHESTRATOR_TOKEN to its token (an orchestrator with none configured logs the one it generated)`
-        : `401: the orchestrator at ${remote.base} refused the token from ${remote.tokenFrom ?? 'MCP_ORCHESTRATOR_TOKEN'}; check it against the orchestrator's [orchestrator] token or MCP_ORCHESTRATOR_TOKEN`,
-    );
+    const at = `401: the orchestrator at ${remote.base}`;
+    if (remote.token === undefined) {
+      throw new RemoteError(`${at} wants a bearer token; set MCP_ORCHESTRATOR_TOKEN to its token (an orchestrator with none configured logs the one it generated)`);
+    }
+    if (remote.tokenFrom === 'the config') {
+      throw new RemoteError(`${at} refused the config's token; the orchestrator there runs with another one: give --url with MCP_ORCHESTRATOR_TOKEN set to it`);
+    }
+    throw new RemoteError(`${at} refused the token from ${remote.tokenFrom ?? 'MCP_ORCHESTRATOR_TOKEN'}; check it against the orchestrator's [orchestrator] token or MCP_ORCHESTRATOR_TOKEN`);
   }
   if (!response.ok) {
     const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };

@@ -13,7 +13,7 @@ export interface LocalSettings {
   listen: ListenSpec;
   /** The config's own token; undefined when the file has none (or could not be read). */
   token: string | undefined;
-  /** Where `listen` came from, for messages: "the listen of FILE", "$MCP_ORCHESTRATOR_LISTEN". */
+  /** Where `listen` came from, for messages: "the config FILE", "$MCP_ORCHESTRATOR_LISTEN". */
   source: string;
 }
 

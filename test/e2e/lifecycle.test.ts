@@ -118,6 +118,22 @@ describe('CLI', () => {
     expect(failure?.stderr).toMatch(/comand.*did you mean "command"/);
   });
 
+  it('a command for a running orchestrator refuses a --config or $MCP_CONFIG_FILE that does not exist', async () => {
+    const missing = join(scratch.dir, 'nope.toml');
+    for (const [args, env, source] of [
+      [['status', '--config', missing], {}, '--config'],
+      [['logs', 'a'], { MCP_CONFIG_FILE: missing }, 'MCP_CONFIG_FILE'],
+    ] as const) {
+      const failure = await run(process.execPath, [CLI, ...args], { env: { ...process.env, MCP_ORCHESTRATOR_URL: '', ...env } }).then(
+        () => undefined,
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(failure?.code).toBe(2);
+      // Named once: an absolute path needs no "(looked at …)".
+      expect(failure?.stderr).toBe(`mcp-orchestrator: config file ${missing} (from ${source}) does not exist\n`);
+    }
+  });
+
   it('validate explains a missing config file', async () => {
     const failure = await run(process.execPath, [CLI, 'validate', '--config', join(scratch.dir, 'nope.toml')]).then(
       () => undefined,

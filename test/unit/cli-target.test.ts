@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
 import { chooseRemote, httpBase, reachableBase, type LocalSettings } from '../../src/cli/target.js';
 
-const local = (settings: Partial<LocalSettings> = {}) => () => ({ listen: { host: '127.0.0.1', port: 8080 }, token: undefined, source: 'the listen of c.toml', ...settings });
+const local = (settings: Partial<LocalSettings> = {}) => () => ({ listen: { host: '127.0.0.1', port: 8080 }, token: undefined, source: 'the config c.toml', ...settings });
 const refused = (run: () => unknown): string => {
   try {
     run();
@@ -17,8 +17,8 @@ describe('chooseRemote', () => {
   it.each([
     ['--url first', { url: 'http://a:1/', env: { MCP_ORCHESTRATOR_URL: 'http://b:2' } }, { base: 'http://a:1', token: undefined }],
     ['then $MCP_ORCHESTRATOR_URL', { url: undefined, env: { MCP_ORCHESTRATOR_URL: 'https://b:2/prefix/' } }, { base: 'https://b:2/prefix', token: undefined }],
-    ['then the config, its token first', { url: undefined, env: { MCP_ORCHESTRATOR_TOKEN: 'env' }, local: local({ listen: { host: '0.0.0.0', port: 9 }, token: 'cfg' }) }, { base: 'http://127.0.0.1:9', token: 'cfg', tokenFrom: 'the config', via: 'from the listen of c.toml' }],
-    ['the environment token when the config has none', { url: undefined, env: { MCP_ORCHESTRATOR_TOKEN: 'env' } }, { base: 'http://127.0.0.1:8080', token: 'env', tokenFrom: '$MCP_ORCHESTRATOR_TOKEN', via: 'from the listen of c.toml' }],
+    ['then the config, its token first', { url: undefined, env: { MCP_ORCHESTRATOR_TOKEN: 'env' }, local: local({ listen: { host: '0.0.0.0', port: 9 }, token: 'cfg' }) }, { base: 'http://127.0.0.1:9', token: 'cfg', tokenFrom: 'the config', via: 'from the config c.toml' }],
+    ['the environment token when the config has none', { url: undefined, env: { MCP_ORCHESTRATOR_TOKEN: 'env' } }, { base: 'http://127.0.0.1:8080', token: 'env', tokenFrom: '$MCP_ORCHESTRATOR_TOKEN', via: 'from the config c.toml' }],
     ['never the config token for a given URL', { url: 'http://a:1', env: {}, local: local({ token: 'cfg' }) }, { base: 'http://a:1', token: undefined }],
     ['an empty environment token is none', { url: 'http://a:1', env: { MCP_ORCHESTRATOR_TOKEN: '' } }, { base: 'http://a:1', token: undefined }],
   ])('%s', (_what, input, expected) => {

@@ -23,12 +23,12 @@ describe('resolveConfigPath', () => {
 
   it('a --config naming a missing file is an error naming it, not a fall-through', () => {
     const result = resolveConfigPath({ flag: 'typo.toml', env: {}, cwd: CWD, exists: only(LOCAL, DEFAULT_CONFIG_PATH) });
-    expect(result).toEqual({ ok: false, error: expect.stringContaining('typo.toml (from --config) does not exist'), tried: ['/work/here/typo.toml'] });
+    expect(result).toEqual({ ok: false, error: 'config file typo.toml (from --config) does not exist (looked at /work/here/typo.toml)', tried: ['/work/here/typo.toml'] });
   });
 
   it('an MCP_CONFIG_FILE naming a missing file is an error naming it', () => {
     const result = resolveConfigPath({ env: { MCP_CONFIG_FILE: '/gone.toml' }, cwd: CWD, exists: only(LOCAL) });
-    expect(result).toEqual({ ok: false, error: expect.stringContaining('/gone.toml (from MCP_CONFIG_FILE) does not exist'), tried: ['/gone.toml'] });
+    expect(result).toEqual({ ok: false, error: 'config file /gone.toml (from MCP_CONFIG_FILE) does not exist', tried: ['/gone.toml'] });
   });
 
   it('nothing found lists every place tried', () => {
