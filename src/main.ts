@@ -8,7 +8,6 @@ import { sha256, watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import type { ConfigSpec, LoadResult, OrchestratorSpec } from './config/types.js';
 import { createLogger, type Logger } from './log.js';
 import { Controller } from './reconcile/controller.js';
-import type { ServerStatus } from './reconcile/status.js';
 import { realServerMachine } from './runtime/effects.js';
 import { LogBook } from './runtime/logbook.js';
 import { startHttpServer, type RunningHttpServer } from './control/http.js';
@@ -78,7 +77,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     onCall: (call) => metrics.observeCall(call),
     log: log.child({ component: 'gateway' }),
     version: VERSION,
-    describe: (name): ServerStatus | undefined => (controller.has(name) ? controller.serverStatus(name) : undefined),
+    describe: (name) => (controller.has(name) ? { ...controller.serverStatus(name), held: controller.isHeld(name) } : undefined),
   });
   const controller: Controller = new Controller({
     log,

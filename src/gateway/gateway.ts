@@ -14,8 +14,8 @@ import type { Upstream, UpstreamHandlers } from './upstream.js';
 export interface GatewayOptions {
   log: Logger;
   version: string;
-  /** A server's status, to explain why it cannot answer. */
-  describe: (server: string) => ServerStatus | undefined;
+  /** A configured server's status and whether a manual stop holds it, to explain why it cannot answer. */
+  describe: (server: string) => (ServerStatus & { held: boolean }) | undefined;
   /** Told of every forwarded call once it settles (for metrics); called on the hot path, so it must be cheap. */
   onCall?: (call: CallRecord) => void;
 }
@@ -88,15 +88,21 @@ export class Gateway {
     return failure(req.id, ErrorCodes.InternalError, 'internal error in the gateway; see the orchestrator log');
   }
 
-  /** The JSON-RPC error for a call to a server that is not ready: its state, last exit and next retry. */
+  /** The JSON-RPC error for a call to a server that is not ready: why (its state, last error, next retry) and what to do. */
   unavailable(id: Id, server: string): Response {
     const status = this.options.describe(server);
     if (!status) return failure(id, ErrorCodes.ServerUnavailable, `server "${server}" is not in the config any more`, { server });
-    let message = `server "${server}" is not ready: it is ${status.state}`;
-    if (status.lastError) message += ` after "${status.lastError}"`;
-    if (status.nextRetryAt) message += `; next retry at ${status.nextRetryAt}`;
-    if (status.state === 'stopped' && status.reason === 'StopRequested') message += '; start it with POST /api/servers/NAME/start';
-    return failure(id, ErrorCodes.ServerUnavailable, message, {
+    const start = `start it with "mcp-orchestrator start ${server}" (POST /api/servers/${server}/start)`;
+    const after = status.lastError ? ` after "${status.lastError}"` : '';
+    let why: string;
+    if (status.held) why = `it was stopped by hand; ${start}`;
+    else if (!status.enabled) why = 'it is disabled in the config (enabled = false)';
+    else if (status.state === 'backoff') why = `it is in backoff${after}${status.nextRetryAt ? `; next retry at ${status.nextRetryAt}` : ''}`;
+    else if (status.state === 'failed') why = `it failed${after} and is not retried; fix it, then ${start}`;
+    else if (status.state === 'stopped') why = `its process ended${after} and the restart policy keeps it stopped; ${start}`;
+    else if (status.state === 'running') why = 'it is running, but its MCP connection is not up';
+    else why = `it is still starting (${status.state})`;
+    return failure(id, ErrorCodes.ServerUnavailable, `server "${server}" is not ready: ${why}`, {
       server,
       state: status.state,
       reason: status.reason,
@@ -104,6 +110,15 @@ export class Gateway {
       lastError: status.lastError,
       nextRetryAt: status.nextRetryAt,
     });
+  }
+
+  /**
+   * The configured server a public name would belong to when that server is not serving: a tool or
+   * prompt called before its server was ever ready (or while it is down) is explained, not unknown.
+   */
+  idleOwnerOf(publicName: string): string | undefined {
+    const owner = this.registry.prefixesOf(publicName).find((prefix) => this.options.describe(prefix) !== undefined);
+    return owner !== undefined && !this.registry.primary(owner) ? owner : undefined;
   }
 
   /** Instructions of the ready servers, each under its name, for the aggregate's initialize. */

@@ -160,6 +160,18 @@ export class Registry {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * The server names a public name could begin with (`memory` for `memory_read_graph`), longest
+   * first: for a name never served, because its server has never been ready.
+   */
+  prefixesOf(publicName: string): string[] {
+    const prefixes: string[] = [];
+    for (let at = publicName.lastIndexOf(this.separator); at > 0; at = publicName.lastIndexOf(this.separator, at - 1)) {
+      prefixes.push(publicName.slice(0, at));
+    }
+    return prefixes;
+  }
+
   /** Where a public tool name went, even if its server is down now. */
   knownTool(name: string): Route | undefined {
     return this.knownTools.get(name);

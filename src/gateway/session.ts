@@ -182,9 +182,9 @@ export class Session {
       if (!upstream) return this.gateway.unavailable(req.id, route.server);
       return this.forward(upstream, { ...req, params: { ...req.params, name: route.name } }, reply);
     }
-    // Not served now: only explain why when its server is down. A name the filter hides, or one
-    // that never existed, is unknown, so a denied tool can never be reached by name.
-    const server = this.scope ?? known(name)?.server;
+    // Not served now: only explain why when its server is down (or has never been up). A name the
+    // filter hides, or one that never existed, is unknown, so a denied tool can never be reached by name.
+    const server = this.scope ?? known(name)?.server ?? this.gateway.idleOwnerOf(name);
     if (server !== undefined && !this.gateway.registry.primary(server)) return this.gateway.unavailable(req.id, server);
     return unknown();
   }

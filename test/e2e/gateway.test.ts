@@ -214,7 +214,7 @@ describe('gateway over Streamable HTTP', () => {
       () => undefined,
       (error: Error) => error,
     );
-    expect(down?.message).toMatch(/server "victim" is not ready: it is (backoff|starting|pending)/);
+    expect(down?.message).toMatch(/server "victim" is not ready: it is (in backoff|still starting)/);
     expect(down?.message).toMatch(/process killed by SIGKILL|next retry/);
 
     await orch.until((s) => byName(s, 'victim')?.state === 'running' && byName(s, 'victim')!.pid !== victimPid, 'victim restarted', 30_000);
@@ -228,6 +228,26 @@ describe('gateway over Streamable HTTP', () => {
     }
     expect(bystanderCalls).toBeGreaterThan(10);
     expect(bystanderFailures).toBe(0);
+  });
+
+  it("explains a call to a server that has never been ready, instead of calling its tool unknown", async () => {
+    const file = scratch.file;
+    await writeFile(file, stdio('broken', [process.execPath, '-e', 'process.exit(1)']) + stdio('fine', [process.execPath, FIXTURE]));
+    const orch = await startCli(file);
+    await orch.until((s) => byName(s, 'fine')?.state === 'running' && (byName(s, 'broken')?.restarts ?? 0) >= 1, 'fine ready, broken retried', 30_000);
+    const client = await httpClient(orch);
+    const refused = await client.callTool({ name: 'broken_anything', arguments: {} }).then(
+      () => undefined,
+      (error: Error & { code?: number }) => error,
+    );
+    expect(refused?.code).toBe(-32001);
+    expect(refused?.message).toMatch(/server "broken" is not ready: it is (in backoff after "process exited with code 1"|still starting)/);
+    // A name no configured server could own is still unknown.
+    const unknown = await client.callTool({ name: 'nobody_anything', arguments: {} }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(unknown?.message).toContain('unknown tool "nobody_anything"');
   });
 
   it('replaces a stdio server whose env changed with zero failed calls', async () => {

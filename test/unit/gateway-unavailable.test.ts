@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Gateway } from '../../src/gateway/gateway.js';
+import type { ServerStatus } from '../../src/reconcile/status.js';
+import type { Upstream } from '../../src/gateway/upstream.js';
+import { silentLogger } from '../../src/log.js';
+import { serverStatus } from '../helpers/status.js';
+
+type Described = ServerStatus & { held: boolean };
+
+let gateway: Gateway | undefined;
+afterEach(() => gateway?.close());
+
+function gatewayOf(statuses: Described[]): Gateway {
+  gateway = new Gateway({ log: silentLogger(), version: '0', describe: (name) => statuses.find((s) => s.name === name) });
+  return gateway;
+}
+
+const status = (overrides: Partial<Described>): Described => ({ ...serverStatus(overrides), held: false, ...overrides });
+const messageOf = (g: Gateway, server: string) => (g.unavailable(1, server) as { error: { message: string } }).error.message;
+
+describe('Gateway.unavailable', () => {
+  it.each([
+    [
+      'a manual stop, whatever failed before it',
+      { state: 'stopped', reason: 'Stopped', lastError: 'process killed by SIGKILL', held: true },
+      'server "m" is not ready: it was stopped by hand; start it with "mcp-orchestrator start m" (POST /api/servers/m/start)',
+    ],
+    ['disabled', { state: 'stopped', reason: 'Disabled', enabled: false }, 'server "m" is not ready: it is disabled in the config (enabled = false)'],
+    [
+      'backoff',
+      { state: 'backoff', lastError: 'process exited with code 1', nextRetryAt: '2026-01-01T00:00:02.000Z' },
+      'server "m" is not ready: it is in backoff after "process exited with code 1"; next retry at 2026-01-01T00:00:02.000Z',
+    ],
+    [
+      'failed',
+      { state: 'failed', lastError: 'process exited with code 2' },
+      'server "m" is not ready: it failed after "process exited with code 2" and is not retried; fix it, then start it with "mcp-orchestrator start m" (POST /api/servers/m/start)',
+    ],
+    [
+      'completed under on-failure',
+      { state: 'stopped', reason: 'Completed' },
+      'server "m" is not ready: its process ended and the restart policy keeps it stopped; start it with "mcp-orchestrator start m" (POST /api/servers/m/start)',
+    ],
+    ['starting', { state: 'installing' }, 'server "m" is not ready: it is still starting (installing)'],
+  ] as const)('%s', (_what, overrides, message) => {
+    expect(messageOf(gatewayOf([status({ name: 'm', ...overrides })]), 'm')).toBe(message);
+  });
+
+  it('a server gone from the config says so', () => {
+    expect(messageOf(gatewayOf([]), 'gone')).toBe('server "gone" is not in the config any more');
+  });
+});
+
+describe('Gateway.idleOwnerOf', () => {
+  it('finds the configured server a public name begins with, the longest first, when it is not serving', () => {
+    const g = gatewayOf([status({ name: 'broken', state: 'backoff' }), status({ name: 'a' }), status({ name: 'a_b' })]);
+    expect(g.idleOwnerOf('broken_anything')).toBe('broken');
+    expect(g.idleOwnerOf('a_b_c')).toBe('a_b');
+    expect(g.idleOwnerOf('a_c')).toBe('a');
+    expect(g.idleOwnerOf('nobody_x')).toBeUndefined();
+    expect(g.idleOwnerOf('plain')).toBeUndefined();
+    // A serving server's name that it does not list is simply unknown.
+    g.registry.attach({ server: 'broken', instanceId: 'broken-1', isClosed: false, lists: { tools: [], prompts: [], resources: [], resourceTemplates: [] } } as unknown as Upstream);
+    expect(g.idleOwnerOf('broken_anything')).toBeUndefined();
+  });
+});
