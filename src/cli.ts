@@ -13,7 +13,7 @@ import type { ReloadResult } from './control/actions.js';
 import { followSse, getJson, postJson, RemoteError, type Remote } from './cli/remote.js';
 import { renderServers } from './cli/table.js';
 import { parseCommandLine, UsageError, type ParsedValues } from './cli/args.js';
-import { chooseRemote, type LocalSettings } from './cli/target.js';
+import { chooseRemote, mcpEndpoint, type LocalSettings } from './cli/target.js';
 
 function configPath(flag: string | undefined): string {
   const found = findConfig(flag);
@@ -156,7 +156,7 @@ async function reload(remote: Remote): Promise<number> {
 }
 
 async function connect(remote: Remote, server: string | undefined): Promise<number> {
-  const url = server === undefined ? `${remote.base}/mcp` : `${remote.base}/servers/${server}/mcp`;
+  const url = mcpEndpoint(remote.base, server);
   const [{ runConnect }, { createLogger }] = await Promise.all([import('./gateway/connect.js'), import('./log.js')]);
   const level = (process.env.LOG_LEVEL ?? 'warn').toLowerCase() as 'info';
   return runConnect({ url, token: remote.token, log: createLogger({ destination: 'stderr', level }), signal: untilInterrupted() });

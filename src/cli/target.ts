@@ -70,3 +70,16 @@ export function chooseRemote(input: TargetInput): Remote {
   if (local.token) return { base: reachableBase(local.listen), token: local.token, tokenFrom: 'the config', via };
   return { base: reachableBase(local.listen), token: envToken, ...fromEnv, via };
 }
+
+/**
+ * The MCP endpoint `connect` bridges to: the aggregate (`BASE/mcp`) or one server's
+ * (`BASE/servers/NAME/mcp`). A URL already naming an endpoint, as every client config does
+ * (`http://127.0.0.1:8080/mcp`), is taken as it is rather than given a second `/mcp`.
+ */
+export function mcpEndpoint(base: string, server: string | undefined): string {
+  const scoped = /\/servers\/[^/]+\/mcp$/.test(base);
+  if (scoped && server !== undefined) throw new UsageError(`--server ${server}: the URL ${base} already names one server's endpoint; give one or the other`);
+  if (scoped) return base;
+  const root = base.endsWith('/mcp') ? base.slice(0, -'/mcp'.length) : base;
+  return server === undefined ? `${root}/mcp` : `${root}/servers/${server}/mcp`;
+}

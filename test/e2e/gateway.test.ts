@@ -350,13 +350,13 @@ describe('gateway over stdio', () => {
     await waitFor(() => !isPidAlive(pid), { timeoutMs: 15_000, message: 'orchestrator exits when stdin closes' });
   });
 
-  it('connect passes the listing-and-calling test against a running orchestrator', async () => {
+  it('connect passes the listing-and-calling test against a running orchestrator, given its /mcp URL as a client config has it', async () => {
     const { file, files } = await threeServers();
     const orch = await startCli(file);
     await orch.until((s) => s.servers.every((x) => x.state === 'running') && s.servers.length === 3, 'three servers ready', 60_000);
     const client = new Client({ name: 'e2e-connect', version: '1.0.0' });
     clients.push(client);
-    await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'connect', '--url', orch.url], stderr: 'pipe' }));
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'connect', '--url', `${orch.url}/mcp`], stderr: 'pipe' }));
     await listAndCall(client, files);
   });
 });

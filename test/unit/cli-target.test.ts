@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
-import { chooseRemote, httpBase, reachableBase, type LocalSettings } from '../../src/cli/target.js';
+import { chooseRemote, httpBase, mcpEndpoint, reachableBase, type LocalSettings } from '../../src/cli/target.js';
 
 const local = (settings: Partial<LocalSettings> = {}) => () => ({ listen: { host: '127.0.0.1', port: 8080 }, token: undefined, source: 'the config c.toml', ...settings });
 const refused = (run: () => unknown): string => {
@@ -54,5 +54,22 @@ describe('reachableBase', () => {
     [{ host: 'localhost', port: 1 }, 'http://localhost:1'],
   ])('%j is reached at %s', (listen, base) => {
     expect(reachableBase(listen)).toBe(base);
+  });
+});
+
+describe('mcpEndpoint', () => {
+  it.each([
+    ['http://h:1', undefined, 'http://h:1/mcp'],
+    ['http://h:1', 'memory', 'http://h:1/servers/memory/mcp'],
+    ['http://h:1/mcp', undefined, 'http://h:1/mcp'],
+    ['http://h:1/mcp', 'memory', 'http://h:1/servers/memory/mcp'],
+    ['http://h:1/servers/memory/mcp', undefined, 'http://h:1/servers/memory/mcp'],
+    ['https://h/prefix', undefined, 'https://h/prefix/mcp'],
+  ])('%s with --server %s bridges to %s', (base, server, endpoint) => {
+    expect(mcpEndpoint(base, server)).toBe(endpoint);
+  });
+
+  it('refuses a server named twice', () => {
+    expect(refused(() => mcpEndpoint('http://h:1/servers/a/mcp', 'b'))).toBe("--server b: the URL http://h:1/servers/a/mcp already names one server's endpoint; give one or the other");
   });
 });
