@@ -218,6 +218,10 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   };
   // Mutable on purpose: a token edited in the config applies to the next request.
   const access: { token: string | undefined; loopbackOnly: boolean } = { token: effectiveToken(settings.token), loopbackOnly: loopback };
+  // A client that connects as we start (above all one that started us, under --stdio) gets its
+  // initialize answer once the servers are up, bounded by [gateway] startup_wait.
+  let started: () => void = () => {};
+  gateway.holdInitializeUntil(new Promise<void>((resolve) => (started = resolve)));
   try {
     http = await startHttpServer({
       host: listen.host,
@@ -252,6 +256,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   }
 
   apply(first.result);
+  void serversStarted(controller, first.result.ok ? first.result.config.gateway.startupWaitMs : 0, log).then(() => started());
 
   try {
     watcher = await watchConfigFile(file, {
@@ -278,6 +283,36 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       controller.killAll();
     },
   };
+}
+
+const STARTED_STATES: ReadonlySet<string> = new Set(['running', 'backoff', 'failed', 'stopped']);
+
+/**
+ * Resolves once every enabled server is ready or has given up for now (backoff, failed, stopped),
+ * or after `waitMs`, whichever comes first; never rejects.
+ */
+function serversStarted(controller: Controller, waitMs: number, log: Logger): Promise<void> {
+  const begun = Date.now();
+  const pending = () => controller.status().servers.filter((s) => s.enabled && !STARTED_STATES.has(s.state)).map((s) => s.name);
+  return new Promise<void>((resolve) => {
+    if (pending().length === 0 || waitMs <= 0) {
+      resolve();
+      return;
+    }
+    const done = (timedOut: boolean) => {
+      clearTimeout(timer);
+      unsubscribe();
+      const ready = controller.status().servers.filter((s) => s.ready).length;
+      if (timedOut) log.warn({ waitedMs: Date.now() - begun, starting: pending() }, 'startup_wait is over with servers still starting; clients are told when they are ready');
+      else log.info({ waitedMs: Date.now() - begun, ready }, 'servers started; answering the clients that connected meanwhile');
+      resolve();
+    };
+    const timer = setTimeout(() => done(true), waitMs);
+    timer.unref();
+    const unsubscribe = controller.subscribe((event) => {
+      if (event.type === 'transition' && pending().length === 0) done(false);
+    });
+  });
 }
 
 /**

@@ -61,10 +61,11 @@ export const gatewaySchema = table(
     separator: text('separator = "_"')
       .regex(/^[A-Za-z0-9_.-]{1,4}$/, { error: 'must be 1-4 characters from letters, digits, "_", "." and "-"; write separator = "_"' })
       .default('_'),
+    startup_wait: duration(0, 5 * 60_000, 'use "0s" (no wait) to "5m", e.g. "15s"').default(15_000),
   },
   'gateway field',
   '[gateway] with separator = "_"',
-).transform((raw): GatewaySpec => ({ separator: raw.separator }));
+).transform((raw): GatewaySpec => ({ separator: raw.separator, startupWaitMs: raw.startup_wait }));
 
 /**
  * A TCP port, 1-65535. A string of digits is read as a number so `"${PORT}"` works; an empty string

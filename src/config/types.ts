@@ -54,6 +54,11 @@ export interface OrchestratorSpec {
 
 export interface GatewaySpec {
   separator: string;
+  /**
+   * How long a client connecting while the orchestrator starts waits for its `initialize` answer,
+   * until every enabled server is ready or has given up, so its first listing holds their tools.
+   */
+  startupWaitMs: number;
 }
 
 /** `[control]`: extra doors onto the control API. */

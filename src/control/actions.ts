@@ -85,7 +85,7 @@ export function redactConfig(config: ConfigSpec) {
       watch_poll: o.watchPoll,
       resync_interval: formatDuration(o.resyncIntervalMs),
     },
-    gateway: { separator: config.gateway.separator },
+    gateway: { separator: config.gateway.separator, startup_wait: formatDuration(config.gateway.startupWaitMs) },
     control: config.control?.jsonrpcPort === undefined ? {} : { jsonrpc_port: config.control.jsonrpcPort },
     server: config.servers.map((s) => ({
       name: s.name,

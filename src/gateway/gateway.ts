@@ -48,6 +48,8 @@ export class Gateway {
   readonly version: string;
   private readonly log: Logger;
   private readonly sessions = new Set<Session>();
+  /** While the orchestrator starts: what a new session's initialize waits for. */
+  private startup: Promise<void> | undefined;
 
   constructor(private readonly options: GatewayOptions) {
     this.log = options.log;
@@ -65,6 +67,22 @@ export class Gateway {
     onNotification: (upstream, notification) => this.relay(upstream, notification),
     onListsChanged: (upstream) => this.registry.listsChanged(upstream),
   };
+
+  /**
+   * Hold every new session's `initialize` answer until `started` settles (the caller bounds it), so
+   * a client that connects as the orchestrator starts, and lists tools once, finds them there.
+   */
+  holdInitializeUntil(started: Promise<void>): void {
+    const held: Promise<void> = started.finally(() => {
+      if (this.startup === held) this.startup = undefined;
+    });
+    this.startup = held;
+  }
+
+  /** What a new session's initialize waits for, while the orchestrator starts; else undefined. */
+  get starting(): Promise<void> | undefined {
+    return this.startup;
+  }
 
   createSession(outlet: Outlet, scope?: string): Session {
     const session = new Session(this, scope, outlet);

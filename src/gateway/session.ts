@@ -115,8 +115,10 @@ export class Session {
   /** The answer, or undefined when the call was forwarded and `reply` will be told later. */
   private dispatch(req: Request, reply: Reply): Response | Promise<Response> | undefined {
     switch (req.method) {
-      case 'initialize':
-        return this.initialize(req);
+      case 'initialize': {
+        const starting = this.gateway.starting;
+        return starting ? starting.then(() => this.initialize(req)) : this.initialize(req);
+      }
       case 'ping':
         return result(req.id, {});
       case 'tools/list':

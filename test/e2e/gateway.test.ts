@@ -342,6 +342,10 @@ describe('gateway over stdio', () => {
     const errors: Error[] = [];
     client.onerror = (error) => errors.push(error);
     await client.connect(transport);
+    // Connected as the orchestrator started: initialize waited for the servers, so the very
+    // first listing, as a client that lists once would make it, holds every server's tools.
+    const first = (await client.listTools()).tools.map((t) => t.name);
+    expect(['everything_echo', 'memory_read_graph', 'filesystem_read_text_file'].filter((t) => !first.includes(t))).toEqual([]);
     await listAndCall(client, files);
     // A stray non-JSON line on stdout would have surfaced here as a parse error.
     expect(errors).toEqual([]);

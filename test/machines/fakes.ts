@@ -49,7 +49,7 @@ export function loaded(servers: ServerSpec[], issues: ConfigIssue[] = [], reject
         watchPoll: false,
         resyncIntervalMs: 30_000,
       },
-      gateway: { separator: '_' },
+      gateway: { separator: '_', startupWaitMs: 0 },
       servers,
     },
   };
