@@ -75,6 +75,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   // The controller and the metrics are created just below; the gateway uses them only once requests arrive.
   const gateway: Gateway = new Gateway({
     onCall: (call) => metrics.observeCall(call),
+    onRefused: (server, state) => metrics.observeRefused(server, state),
     log: log.child({ component: 'gateway' }),
     version: VERSION,
     describe: (name) => (controller.has(name) ? { ...controller.serverStatus(name), held: controller.isHeld(name) } : undefined),

@@ -68,6 +68,7 @@ export class Metrics {
   private readonly reloadFailures: Counter;
   private readonly calls: Counter<'server' | 'method' | 'tool'>;
   private readonly callErrors: Counter<'server' | 'method' | 'tool'>;
+  private readonly refused: Counter<'server' | 'state'>;
   private readonly callSeconds: Histogram<'server' | 'method' | 'tool'>;
 
   constructor(options: MetricsOptions) {
@@ -91,6 +92,12 @@ export class Metrics {
     const labelNames = ['server', 'method', 'tool'] as const;
     this.calls = new Counter({ name: name('gateway_calls_total'), help: 'Calls forwarded to servers by the gateway', labelNames, registers, collect });
     this.callErrors = new Counter({ name: name('gateway_call_errors_total'), help: 'Forwarded calls answered with a JSON-RPC error', labelNames, registers, collect });
+    this.refused = new Counter({
+      name: name('gateway_calls_refused_total'),
+      help: 'Calls answered -32001 at once because their server was not ready, by the state it was in',
+      labelNames: ['server', 'state'],
+      registers,
+    });
     this.callSeconds = new Histogram({
       name: name('gateway_call_duration_seconds'),
       help: 'Time from forwarding a call to its answer',
@@ -109,6 +116,11 @@ export class Metrics {
     if (this.unfolded.push(call) < FOLD_CALLS_EVERY || this.foldScheduled) return;
     this.foldScheduled = true;
     setImmediate(this.foldCalls);
+  }
+
+  /** Count one call refused because its server was not ready (the gateway's `onRefused`). */
+  observeRefused(server: string, state: string): void {
+    this.refused.inc({ server, state });
   }
 
   /** Calls counted but not yet folded into the series (at most a batch, and a turn's calls). */

@@ -18,6 +18,8 @@ export interface GatewayOptions {
   describe: (server: string) => (ServerStatus & { held: boolean }) | undefined;
   /** Told of every forwarded call once it settles (for metrics); called on the hot path, so it must be cheap. */
   onCall?: (call: CallRecord) => void;
+  /** Told of every call refused at once because its configured server was not ready, with the state it was in. */
+  onRefused?: (server: string, state: string) => void;
 }
 
 export interface CallRecord {
@@ -110,6 +112,7 @@ export class Gateway {
   unavailable(id: Id, server: string): Response {
     const status = this.options.describe(server);
     if (!status) return failure(id, ErrorCodes.ServerUnavailable, `server "${server}" is not in the config any more`, { server });
+    this.options.onRefused?.(server, status.state);
     const start = `start it with "mcp-orchestrator start ${server}" (POST /api/servers/${server}/start)`;
     const after = status.lastError ? ` after "${status.lastError}"` : '';
     let why: string;

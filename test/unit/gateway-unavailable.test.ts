@@ -46,6 +46,14 @@ describe('Gateway.unavailable', () => {
     expect(messageOf(gatewayOf([status({ name: 'm', ...overrides })]), 'm')).toBe(message);
   });
 
+  it('tells onRefused of each refusal, with the state', () => {
+    const refused: string[] = [];
+    gateway = new Gateway({ log: silentLogger(), version: '0', describe: (name) => (name === 'm' ? status({ name, state: 'backoff' }) : undefined), onRefused: (s, state) => refused.push(`${s}:${state}`) });
+    gateway.unavailable(1, 'm');
+    gateway.unavailable(2, 'gone');
+    expect(refused).toEqual(['m:backoff']);
+  });
+
   it('a server gone from the config says so', () => {
     expect(messageOf(gatewayOf([]), 'gone')).toBe('server "gone" is not in the config any more');
   });

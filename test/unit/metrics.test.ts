@@ -149,6 +149,10 @@ describe('Metrics', () => {
       ['prompts/get', '', '1'],
     ]);
 
+    t.metrics.observeRefused('fs', 'backoff');
+    t.metrics.observeRefused('fs', 'backoff');
+    expect(value(await t.scrape(), 'gateway_calls_refused_total', { server: 'fs', state: 'backoff' })).toBe(2);
+
     // The text parser folds every label set of a histogram into one, so read the buckets from the
     // registry itself; the text only has to parse as a histogram.
     expect(family(m, 'gateway_call_duration_seconds').type).toBe('HISTOGRAM');
