@@ -118,10 +118,12 @@ export class Gateway {
     let why: string;
     if (status.held) why = `it was stopped by hand; ${start}`;
     else if (!status.enabled) why = 'it is disabled in the config (enabled = false)';
+    else if (status.reason === 'InvalidConfig') why = `its entry in the config is invalid; fix it: ${status.message ?? status.configError ?? ''}`;
     else if (status.state === 'backoff') why = `it is in backoff${after}${status.nextRetryAt ? `; next retry at ${status.nextRetryAt}` : ''}`;
     else if (status.state === 'failed') why = `it failed${after} and is not retried; fix it, then ${start}`;
     else if (status.state === 'stopped') why = `its process ended${after} and the restart policy keeps it stopped; ${start}`;
     else if (status.state === 'running') why = 'it is running, but its MCP connection is not up';
+    else if (status.state === 'stopping') why = 'it is stopping (a restart, a config change or its removal); a new process answers once ready';
     else why = `it is still starting (${status.state})`;
     return failure(id, ErrorCodes.ServerUnavailable, `server "${server}" is not ready: ${why}`, {
       server,

@@ -42,6 +42,12 @@ describe('Gateway.unavailable', () => {
       'server "m" is not ready: its process ended and the restart policy keeps it stopped; start it with "mcp-orchestrator start m" (POST /api/servers/m/start)',
     ],
     ['starting', { state: 'installing' }, 'server "m" is not ready: it is still starting (installing)'],
+    ['stopping', { state: 'stopping' }, 'server "m" is not ready: it is stopping (a restart, a config change or its removal); a new process answers once ready'],
+    [
+      'an invalid entry',
+      { state: 'failed', reason: 'InvalidConfig', message: 'mcp_config.toml:4:13: server[0] "m": transport: unknown transport "htp"' },
+      'server "m" is not ready: its entry in the config is invalid; fix it: mcp_config.toml:4:13: server[0] "m": transport: unknown transport "htp"',
+    ],
   ] as const)('%s', (_what, overrides, message) => {
     expect(messageOf(gatewayOf([status({ name: 'm', ...overrides })]), 'm')).toBe(message);
   });
