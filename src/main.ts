@@ -68,6 +68,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     watchPoll: options.poll ?? settings.watchPoll,
     resyncIntervalMs: settings.resyncIntervalMs,
     jsonrpcPort: first.result.ok ? first.result.config.control?.jsonrpcPort : undefined,
+    startupWaitMs: first.result.ok ? first.result.config.gateway.startupWaitMs : 0,
   };
   const log = options.log ?? createLogger({ level: settings.logLevel, destination: options.stdio ? 'stderr' : 'stdout' });
 
@@ -78,7 +79,11 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     onRefused: (server, state) => metrics.observeRefused(server, state),
     log: log.child({ component: 'gateway' }),
     version: VERSION,
-    describe: (name) => (controller.has(name) ? { ...controller.serverStatus(name), held: controller.isHeld(name) } : undefined),
+    describe: (name) => {
+      if (!controller.has(name)) return undefined;
+      const spec = current?.servers.find((s) => s.name === name);
+      return { ...controller.serverStatus(name), held: controller.isHeld(name), servesMcp: spec === undefined || spec.transport === 'stdio' || spec.url !== undefined };
+    },
   });
   const controller: Controller = new Controller({
     log,
@@ -122,6 +127,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
         ['resync_interval', startup.resyncIntervalMs, settings.resyncIntervalMs, next.resyncIntervalMs],
         ['watch_poll', startup.watchPoll, settings.watchPoll, next.watchPoll],
         ['jsonrpc_port', startup.jsonrpcPort, current?.control?.jsonrpcPort, result.config.control?.jsonrpcPort],
+        ['startup_wait', startup.startupWaitMs, current?.gateway.startupWaitMs, result.config.gateway.startupWaitMs],
       ] as const) {
         if (after !== before && after !== inForce) log.warn({ field }, 'this setting changed in the config; restart the orchestrator to apply it');
       }
@@ -187,6 +193,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       watchPoll: startup.watchPoll,
       resyncIntervalMs: startup.resyncIntervalMs,
     },
+    gateway: { ...config.gateway, startupWaitMs: startup.startupWaitMs },
     ...(startup.jsonrpcPort === undefined ? { control: undefined } : { control: { jsonrpcPort: startup.jsonrpcPort } }),
   });
 
@@ -220,9 +227,15 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   // Mutable on purpose: a token edited in the config applies to the next request.
   const access: { token: string | undefined; loopbackOnly: boolean } = { token: effectiveToken(settings.token), loopbackOnly: loopback };
   // A client that connects as we start (above all one that started us, under --stdio) gets its
-  // initialize answer once the servers are up, bounded by [gateway] startup_wait.
-  let started: () => void = () => {};
-  gateway.holdInitializeUntil(new Promise<void>((resolve) => (started = resolve)));
+  // initialize answer once the servers it sees are up, at most [gateway] startup_wait after our start.
+  const startupDeadline = Date.now() + startup.startupWaitMs;
+  let firstApplied: () => void = () => {};
+  const applied = new Promise<void>((resolve) => (firstApplied = resolve));
+  let allStarted = false;
+  gateway.holdInitialize((scope) => {
+    if (allStarted || Date.now() >= startupDeadline) return undefined;
+    return applied.then(() => serversStarted(controller, startupDeadline - Date.now(), scope));
+  });
   try {
     http = await startHttpServer({
       host: listen.host,
@@ -257,7 +270,8 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   }
 
   apply(first.result);
-  void serversStarted(controller, first.result.ok ? first.result.config.gateway.startupWaitMs : 0, log).then(() => started());
+  firstApplied();
+  void serversStarted(controller, startupDeadline - Date.now(), undefined, log).finally(() => (allStarted = true));
 
   try {
     watcher = await watchConfigFile(file, {
@@ -289,24 +303,31 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
 const STARTED_STATES: ReadonlySet<string> = new Set(['running', 'backoff', 'failed', 'stopped']);
 
 /**
- * Resolves once every enabled server is ready or has given up for now (backoff, failed, stopped),
- * or after `waitMs`, whichever comes first; never rejects.
+ * Resolves once every enabled server (or only the one named `only`) is ready or has given up for
+ * now (backoff, failed, stopped), or after `waitMs`, whichever comes first; never rejects. With
+ * `log`, says which it was.
  */
-function serversStarted(controller: Controller, waitMs: number, log: Logger): Promise<void> {
+function serversStarted(controller: Controller, waitMs: number, only?: string, log?: Logger): Promise<void> {
   const begun = Date.now();
-  const pending = () => controller.status().servers.filter((s) => s.enabled && !STARTED_STATES.has(s.state)).map((s) => s.name);
+  const pending = () =>
+    controller
+      .status()
+      .servers.filter((s) => (only === undefined || s.name === only) && s.enabled && !STARTED_STATES.has(s.state))
+      .map((s) => s.name);
   return new Promise<void>((resolve) => {
-    if (pending().length === 0 || waitMs <= 0) {
+    if (waitMs <= 0 || pending().length === 0) {
       resolve();
       return;
     }
+    let settled = false;
     const done = (timedOut: boolean) => {
+      if (settled) return;
+      settled = true;
+      resolve();
       clearTimeout(timer);
       unsubscribe();
-      const ready = controller.status().servers.filter((s) => s.ready).length;
-      if (timedOut) log.warn({ waitedMs: Date.now() - begun, starting: pending() }, 'startup_wait is over with servers still starting; clients are told when they are ready');
-      else log.info({ waitedMs: Date.now() - begun, ready }, 'servers started; answering the clients that connected meanwhile');
-      resolve();
+      if (timedOut) log?.warn({ waitedMs: Date.now() - begun, starting: pending() }, 'startup_wait is over with servers still starting; clients are told when they are ready');
+      else log?.info({ waitedMs: Date.now() - begun }, 'servers started; answering the clients that connected meanwhile');
     };
     const timer = setTimeout(() => done(true), waitMs);
     timer.unref();

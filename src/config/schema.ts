@@ -61,7 +61,8 @@ export const gatewaySchema = table(
     separator: text('separator = "_"')
       .regex(/^[A-Za-z0-9_.-]{1,4}$/, { error: 'must be 1-4 characters from letters, digits, "_", "." and "-"; write separator = "_"' })
       .default('_'),
-    startup_wait: duration(0, 5 * 60_000, 'use "0s" (no wait) to "5m", e.g. "15s"').default(15_000),
+    // Clients give up on initialize after about a minute (the MCP SDK's default request timeout).
+    startup_wait: duration(0, 60_000, 'use "0s" (no wait) to "1m", e.g. "15s"').default(15_000),
   },
   'gateway field',
   '[gateway] with separator = "_"',

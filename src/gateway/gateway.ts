@@ -14,8 +14,11 @@ import type { Upstream, UpstreamHandlers } from './upstream.js';
 export interface GatewayOptions {
   log: Logger;
   version: string;
-  /** A configured server's status and whether a manual stop holds it, to explain why it cannot answer. */
-  describe: (server: string) => (ServerStatus & { held: boolean }) | undefined;
+  /**
+   * A configured server's status, whether a manual stop holds it, and whether it speaks MCP to the
+   * gateway at all (stdio, or http with a url), to explain why it cannot answer.
+   */
+  describe: (server: string) => (ServerStatus & { held: boolean; servesMcp: boolean }) | undefined;
   /** Told of every forwarded call once it settles (for metrics); called on the hot path, so it must be cheap. */
   onCall?: (call: CallRecord) => void;
   /** Told of every call refused at once because its configured server was not ready, with the state it was in. */
@@ -39,6 +42,13 @@ const CAPABILITY_OF: Record<string, 'sampling' | 'elicitation' | 'roots'> = {
   'roots/list': 'roots',
 };
 
+/** A process's end as a clause: "exited with code 0", "was killed by SIGTERM", "ended". */
+function exitText(exit: ServerStatus['lastExit']): string {
+  if (exit?.code !== null && exit?.code !== undefined) return `exited with code ${exit.code}`;
+  if (exit?.signal) return `was killed by ${exit.signal}`;
+  return 'ended';
+}
+
 const LIST_CHANGED: Record<ListKind, string> = {
   tools: 'notifications/tools/list_changed',
   prompts: 'notifications/prompts/list_changed',
@@ -50,8 +60,8 @@ export class Gateway {
   readonly version: string;
   private readonly log: Logger;
   private readonly sessions = new Set<Session>();
-  /** While the orchestrator starts: what a new session's initialize waits for. */
-  private startup: Promise<void> | undefined;
+  /** While the orchestrator starts: what a new session's initialize waits for, by scope. */
+  private startup: ((scope: string | undefined) => Promise<void> | undefined) | undefined;
 
   constructor(private readonly options: GatewayOptions) {
     this.log = options.log;
@@ -71,19 +81,18 @@ export class Gateway {
   };
 
   /**
-   * Hold every new session's `initialize` answer until `started` settles (the caller bounds it), so
-   * a client that connects as the orchestrator starts, and lists tools once, finds them there.
+   * Hold a new session's `initialize` answer until what `wait` gives for its scope (the aggregate,
+   * or one server) settles, so a client that connects as the orchestrator starts, and lists tools
+   * once, finds them there. `wait` bounds its promises and answers undefined once there is nothing
+   * to wait for.
    */
-  holdInitializeUntil(started: Promise<void>): void {
-    const held: Promise<void> = started.finally(() => {
-      if (this.startup === held) this.startup = undefined;
-    });
-    this.startup = held;
+  holdInitialize(wait: (scope: string | undefined) => Promise<void> | undefined): void {
+    this.startup = wait;
   }
 
-  /** What a new session's initialize waits for, while the orchestrator starts; else undefined. */
-  get starting(): Promise<void> | undefined {
-    return this.startup;
+  /** What a new session of `scope` waits for before its initialize is answered; undefined for nothing. */
+  starting(scope: string | undefined): Promise<void> | undefined {
+    return this.startup?.(scope);
   }
 
   createSession(outlet: Outlet, scope?: string): Session {
@@ -121,9 +130,10 @@ export class Gateway {
     else if (status.reason === 'InvalidConfig') why = `its entry in the config is invalid; fix it: ${status.message ?? status.configError ?? ''}`;
     else if (status.state === 'backoff') why = `it is in backoff${after}${status.nextRetryAt ? `; next retry at ${status.nextRetryAt}` : ''}`;
     else if (status.state === 'failed') why = `it failed${after} and is not retried; fix it, then ${start}`;
-    else if (status.state === 'stopped') why = `its process ended${after} and the restart policy keeps it stopped; ${start}`;
+    else if (!status.servesMcp) why = 'it speaks no MCP the gateway can reach (transport = "http" without url)';
+    else if (status.state === 'stopped') why = `its process ${exitText(status.lastExit)} and the restart policy keeps it stopped; ${start}`;
     else if (status.state === 'running') why = 'it is running, but its MCP connection is not up';
-    else if (status.state === 'stopping') why = 'it is stopping (a restart, a config change or its removal); a new process answers once ready';
+    else if (status.state === 'stopping') why = status.reason === 'StartupTimeout' || status.reason === 'NotReady' ? `it is stopping${after}` : 'it is stopping';
     else why = `it is still starting (${status.state})`;
     return failure(id, ErrorCodes.ServerUnavailable, `server "${server}" is not ready: ${why}`, {
       server,
@@ -140,8 +150,7 @@ export class Gateway {
    * prompt called before its server was ever ready (or while it is down) is explained, not unknown.
    */
   idleOwnerOf(publicName: string): string | undefined {
-    const owner = this.registry.prefixesOf(publicName).find((prefix) => this.options.describe(prefix) !== undefined);
-    return owner !== undefined && !this.registry.primary(owner) ? owner : undefined;
+    return this.registry.prefixesOf(publicName).find((prefix) => this.options.describe(prefix)?.servesMcp === true && !this.registry.primary(prefix));
   }
 
   /** Instructions of the ready servers, each under its name, for the aggregate's initialize. */

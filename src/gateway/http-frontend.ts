@@ -155,7 +155,12 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
       const entry: HttpSession = { session: undefined as unknown as Session, posts: new Map() };
       entry.session = gateway.createSession(outletFor(entry), scope);
       sessions.set(entry.session.id, entry);
+      // A client that gives up while initialize waits for the servers to start leaves no session behind.
+      const abandoned = () => end(entry);
+      res.once('close', abandoned);
       const response = await new Promise<Answer | undefined>((resolve) => entry.session.request(initialize, resolve));
+      res.off('close', abandoned);
+      if (res.destroyed) return;
       res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': entry.session.id });
       res.end(response ? serialize(response) : '');
       log.info({ session: entry.session.id, client: entry.session.clientInfo.name, scope }, 'MCP session started');

@@ -116,7 +116,7 @@ export class Session {
   private dispatch(req: Request, reply: Reply): Response | Promise<Response> | undefined {
     switch (req.method) {
       case 'initialize': {
-        const starting = this.gateway.starting;
+        const starting = this.gateway.starting(this.scope);
         return starting ? starting.then(() => this.initialize(req)) : this.initialize(req);
       }
       case 'ping':

@@ -250,6 +250,31 @@ describe('gateway over Streamable HTTP', () => {
     expect(unknown?.message).toContain('unknown tool "nobody_anything"');
   });
 
+  it('a client connecting at start waits for initialize at most startup_wait, and a server scope only for its server', async () => {
+    const hung = [process.execPath, '-e', 'setInterval(() => {}, 1000)'];
+    const config = (wait: string) => `[gateway]\nstartup_wait = "${wait}"\n\n` + stdio('hung', hung) + stdio('fine', [process.execPath, FIXTURE]);
+
+    // A server that never completes its handshake holds the aggregate's initialize only that long.
+    await writeFile(scratch.file, config('1s'));
+    const orch = await startCli(scratch.file);
+    const client = await httpClient(orch);
+    await waitFor(() => orch.logs.some((l) => l.msg.startsWith('startup_wait is over') && JSON.stringify(l.starting) === '["hung"]'), { message: 'the wait logged as over' });
+    expect(byName(await orch.status(), 'hung')?.state).toBe('starting');
+    const listed = (await client.listTools()).tools.map((t) => t.name);
+    expect(listed).toContain('fine_whoami');
+    expect(listed.filter((t) => t.startsWith('hung_'))).toEqual([]);
+    await orch.stop();
+
+    // One server's endpoint waits for that server alone: answered long before the aggregate's wait.
+    await writeFile(scratch.file, config('30s'));
+    const again = await startCli(scratch.file);
+    const began = Date.now();
+    const scoped = await httpClient(again, '/servers/fine/mcp');
+    expect(Date.now() - began).toBeLessThan(15_000);
+    expect((await scoped.listTools()).tools.map((t) => t.name)).toContain('whoami');
+    expect(byName(await again.status(), 'hung')?.state).toBe('starting');
+  });
+
   it('replaces a stdio server whose env changed with zero failed calls', async () => {
     const file = scratch.file;
     const config = (mode: string) => `[orchestrator]\nshutdown_grace = "3s"\n\n` + stdio('fixture', [process.execPath, FIXTURE], `env = { MODE = "${mode}" }`);

@@ -34,7 +34,7 @@ const BAD: BadCase[] = [
   { name: 'unclosed table header', toml: '[[server]\nrepo = "x"\n', ok: false, line: 1, column: 10, path: '', message: 'invalid TOML' },
   { name: 'unterminated string', toml: '[[server]]\ncommand = "node\n', ok: false, line: 2, column: 16, path: '', message: 'invalid TOML: a string is not closed on its line; end it with the quote it began with' },
   { name: 'unterminated literal string', toml: "[[server]]\ncommand = 'node\r\nname = 'x'\n", ok: false, line: 2, column: 16, path: '', message: 'a string is not closed on its line' },
-  { name: 'startup_wait too long', toml: '[gateway]\nstartup_wait = "10m"\n', ok: false, line: 2, column: 16, path: 'gateway.startup_wait', message: 'is out of range; use "0s" (no wait) to "5m", e.g. "15s"' },
+  { name: 'startup_wait too long', toml: '[gateway]\nstartup_wait = "2m"\n', ok: false, line: 2, column: 16, path: 'gateway.startup_wait', message: 'is out of range; use "0s" (no wait) to "1m", e.g. "15s"' },
   { name: 'unquoted address', toml: '[orchestrator]\nlisten = 127.0.0.1:8080\n', ok: false, line: 2, column: 15, path: '', message: 'illegal character in numeric literal: if this value is text, put it in quotes, "like this"' },
   { name: 'unquoted text', toml: '[[server]]\ncommand = node\n', ok: false, line: 2, column: 11, path: '', message: 'invalid TOML: invalid value: text needs quotes, "like this"' },
   { name: 'key without value', toml: '\n\nlisten =\n', ok: false, line: 3, column: 9, path: '', message: 'invalid TOML' },

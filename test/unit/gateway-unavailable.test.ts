@@ -5,7 +5,7 @@ import type { Upstream } from '../../src/gateway/upstream.js';
 import { silentLogger } from '../../src/log.js';
 import { serverStatus } from '../helpers/status.js';
 
-type Described = ServerStatus & { held: boolean };
+type Described = ServerStatus & { held: boolean; servesMcp: boolean };
 
 let gateway: Gateway | undefined;
 afterEach(() => gateway?.close());
@@ -15,7 +15,7 @@ function gatewayOf(statuses: Described[]): Gateway {
   return gateway;
 }
 
-const status = (overrides: Partial<Described>): Described => ({ ...serverStatus(overrides), held: false, ...overrides });
+const status = (overrides: Partial<Described>): Described => ({ ...serverStatus(overrides), held: false, servesMcp: true, ...overrides });
 const messageOf = (g: Gateway, server: string) => (g.unavailable(1, server) as { error: { message: string } }).error.message;
 
 describe('Gateway.unavailable', () => {
@@ -37,19 +37,21 @@ describe('Gateway.unavailable', () => {
       'server "m" is not ready: it failed after "process exited with code 2" and is not retried; fix it, then start it with "mcp-orchestrator start m" (POST /api/servers/m/start)',
     ],
     [
-      'completed under on-failure',
-      { state: 'stopped', reason: 'Completed' },
-      'server "m" is not ready: its process ended and the restart policy keeps it stopped; start it with "mcp-orchestrator start m" (POST /api/servers/m/start)',
+      'completed under on-failure, after an earlier crash',
+      { state: 'stopped', reason: 'Completed', lastExit: { code: 0, signal: null }, lastError: 'process exited with code 1' },
+      'server "m" is not ready: its process exited with code 0 and the restart policy keeps it stopped; start it with "mcp-orchestrator start m" (POST /api/servers/m/start)',
     ],
+    ['http without url', { state: 'running', transport: 'http', servesMcp: false }, 'server "m" is not ready: it speaks no MCP the gateway can reach (transport = "http" without url)'],
+    ['stopping after a start-up timeout', { state: 'stopping', reason: 'StartupTimeout', lastError: 'no MCP handshake within 60s' }, 'server "m" is not ready: it is stopping after "no MCP handshake within 60s"'],
     ['starting', { state: 'installing' }, 'server "m" is not ready: it is still starting (installing)'],
-    ['stopping', { state: 'stopping' }, 'server "m" is not ready: it is stopping (a restart, a config change or its removal); a new process answers once ready'],
+    ['stopping', { state: 'stopping', reason: 'StopRequested' }, 'server "m" is not ready: it is stopping'],
     [
       'an invalid entry',
       { state: 'failed', reason: 'InvalidConfig', message: 'mcp_config.toml:4:13: server[0] "m": transport: unknown transport "htp"' },
       'server "m" is not ready: its entry in the config is invalid; fix it: mcp_config.toml:4:13: server[0] "m": transport: unknown transport "htp"',
     ],
   ] as const)('%s', (_what, overrides, message) => {
-    expect(messageOf(gatewayOf([status({ name: 'm', ...overrides })]), 'm')).toBe(message);
+    expect(messageOf(gatewayOf([status({ name: 'm', ...(overrides as Partial<Described>) })]), 'm')).toBe(message);
   });
 
   it('tells onRefused of each refusal, with the state', () => {
@@ -67,14 +69,19 @@ describe('Gateway.unavailable', () => {
 
 describe('Gateway.idleOwnerOf', () => {
   it('finds the configured server a public name begins with, the longest first, when it is not serving', () => {
-    const g = gatewayOf([status({ name: 'broken', state: 'backoff' }), status({ name: 'a' }), status({ name: 'a_b' })]);
+    const g = gatewayOf([status({ name: 'broken', state: 'backoff' }), status({ name: 'a' }), status({ name: 'a_b' }), status({ name: 'web', transport: 'http', servesMcp: false })]);
     expect(g.idleOwnerOf('broken_anything')).toBe('broken');
     expect(g.idleOwnerOf('a_b_c')).toBe('a_b');
     expect(g.idleOwnerOf('a_c')).toBe('a');
     expect(g.idleOwnerOf('nobody_x')).toBeUndefined();
     expect(g.idleOwnerOf('plain')).toBeUndefined();
-    // A serving server's name that it does not list is simply unknown.
-    g.registry.attach({ server: 'broken', instanceId: 'broken-1', isClosed: false, lists: { tools: [], prompts: [], resources: [], resourceTemplates: [] } } as unknown as Upstream);
+    // A server the gateway never reaches owns no tools.
+    expect(g.idleOwnerOf('web_x')).toBeUndefined();
+    // A serving server's name that it does not list is simply unknown; a shorter prefix not serving is asked next.
+    const serving = (server: string) => ({ server, instanceId: `${server}-1`, isClosed: false, lists: { tools: [], prompts: [], resources: [], resourceTemplates: [] } }) as unknown as Upstream;
+    g.registry.attach(serving('broken'));
     expect(g.idleOwnerOf('broken_anything')).toBeUndefined();
+    g.registry.attach(serving('a_b'));
+    expect(g.idleOwnerOf('a_b_c')).toBe('a');
   });
 });
