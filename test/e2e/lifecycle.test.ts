@@ -35,8 +35,14 @@ describe('lifecycle', () => {
     const steady = byName(await orch.until((s) => byName(s, 'steady')?.state === 'running', 'steady running'), 'steady')!;
 
     await orch.until((s) => (byName(s, 'crash')?.restarts ?? 0) >= 3 && byName(s, 'crash')?.state === 'backoff', 'three restarts', 30_000);
-    const delays = orch.logs.filter((l) => l.server === 'crash' && l.to === 'backoff').map((l) => Number(l.retryInMs));
-    expect(delays.length).toBeGreaterThanOrEqual(4);
+    // The log reaches us through a pipe, after the status the API already shows.
+    const delays = await waitFor(
+      () => {
+        const logged = orch.logs.filter((l) => l.server === 'crash' && l.to === 'backoff').map((l) => Number(l.retryInMs));
+        return logged.length >= 4 ? logged : undefined;
+      },
+      { message: 'four backoff transitions logged' },
+    );
     // 1 s doubling, each within ±20 %.
     delays.slice(0, 4).forEach((delay, i) => {
       expect(delay).toBeGreaterThanOrEqual(800 * 2 ** i);
