@@ -59,7 +59,7 @@ export function venvBinDir(workdir: string): string {
  * fails rejects with an Error naming the step, its exit and its last lines of output.
  */
 export async function ensureInstalled(opts: InstallOptions): Promise<InstallResult> {
-  const plan = planInstall(opts.spec, opts.workdir);
+  const plan = await planInstall(opts.spec, opts.workdir, opts.env);
   const description = plan.steps.length > 0 ? plan.steps.map((s) => s.label).join('; ') : opts.spec.install.kind === 'none' ? 'install disabled' : 'nothing to install';
   if (plan.steps.length === 0) return { skipped: true, description };
 
@@ -86,20 +86,34 @@ export async function ensureInstalled(opts: InstallOptions): Promise<InstallResu
   }
   // An npm project without dependencies gets no node_modules; make one so the output check holds.
   if (plan.outputs.includes('node_modules')) await mkdir(join(opts.workdir, 'node_modules'), { recursive: true });
-  await writeMarker(opts.markerFile, hash);
+  // As the install left the files (npm install writes a lockfile), so the next start finds it current.
+  await writeMarker(opts.markerFile, await installHash(description, opts.workdir, opts.commit));
   return { skipped: false, description };
 }
 
-/** The steps for `spec.install` in `workdir`; pure apart from looking at which files exist. */
-function planInstall(spec: ServerSpec, workdir: string): Plan {
+/**
+ * Whether `file` in `workdir` belongs to the checkout rather than to an earlier install (npm install
+ * writes package-lock.json, and a checkout of another ref keeps it). Outside a git checkout every
+ * file counts.
+ */
+async function fromCheckout(workdir: string, file: string, env: Record<string, string>): Promise<boolean> {
+  const result = await runCommand({ command: ['git', 'ls-files', '--error-unmatch', '--', file], cwd: workdir, env });
+  return result.code === 0 || !result.output.includes('did not match any file');
+}
+
+/** The steps for `spec.install` in `workdir`, from which files exist (and, for a lockfile, whether the checkout has it). */
+async function planInstall(spec: ServerSpec, workdir: string, env: Record<string, string>): Promise<Plan> {
   const install = spec.install;
   if (install.kind === 'none') return { steps: [], outputs: [] };
   if (install.kind === 'command') return { steps: [{ label: install.command, command: install.command }], outputs: [] };
   const has = (file: string): boolean => existsSync(join(workdir, file));
+  const locked = async (file: string): Promise<boolean> => has(file) && (await fromCheckout(workdir, file, env));
   const steps: Step[] = [];
   const outputs: string[] = [];
   if (has('package.json')) {
-    const verb = has('package-lock.json') || has('npm-shrinkwrap.json') ? 'ci' : 'install';
+    // npm ci for the checkout's own lockfile only: one left by an earlier npm install may not match
+    // the package.json of the ref now checked out.
+    const verb = (await locked('package-lock.json')) || (await locked('npm-shrinkwrap.json')) ? 'ci' : 'install';
     const args = ['npm', verb, '--no-audit', '--no-fund'];
     steps.push({ label: args.join(' '), command: args });
     outputs.push('node_modules');

@@ -62,6 +62,26 @@ describe('ensureInstalled', () => {
     expect(lines(join(opts.root, 'installs.log'))).toHaveLength(1);
   });
 
+  it("in a checkout, a lockfile an earlier npm install left is not the checkout's: npm install again, and no reinstall for it", async () => {
+    const opts = setup('node-postinstall', { kind: 'auto' }, (root) => ({ INSTALL_LOG: join(root, 'installs.log') }));
+    rmSync(join(opts.workdir, 'package-lock.json'));
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: opts.workdir, stdio: 'pipe' });
+    git('init', '-q');
+    git('add', '-A');
+    git('commit', '-qm', 'no lockfile');
+    expect(await ensureInstalled(opts)).toEqual({ skipped: false, description: 'npm install --no-audit --no-fund' });
+    expect(existsSync(join(opts.workdir, 'package-lock.json'))).toBe(true);
+    // The lockfile npm just wrote is part of what the marker saw: the next start skips.
+    expect(await ensureInstalled(opts)).toMatchObject({ skipped: true });
+
+    // Another ref, whose package.json differs: the leftover lockfile must not turn this into npm ci.
+    const manifest = JSON.parse(readFileSync(join(opts.workdir, 'package.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(opts.workdir, 'package.json'), JSON.stringify({ ...manifest, description: 'the next ref' }));
+    git('commit', '-qam', 'next ref');
+    expect(await ensureInstalled({ ...opts, commit: 'facade' })).toEqual({ skipped: false, description: 'npm install --no-audit --no-fund' });
+    expect(lines(join(opts.root, 'installs.log'))).toHaveLength(2);
+  });
+
   it('installs requirements.txt into the server venv with no index, and reinstalls when it changes', async () => {
     const opts = setup('python-requirements', { kind: 'auto' }, (root) => ({ PIP_NO_INDEX: '1', PIP_FIND_LINKS: join(root, 'wheels') }));
     const wheels = join(opts.root, 'wheels');
