@@ -80,7 +80,9 @@ export async function ensureInstalled(opts: InstallOptions): Promise<InstallResu
     if (result.code !== 0) {
       const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
       log.warn({ step: step.label, code: result.code, signal: result.signal }, 'install step failed');
-      throw new Error(redactUrl(`install step "${step.label}" ${how}${result.output ? `:\n${result.output}` : ''}`));
+      const summary = failureSummary(result.output);
+      const rest = `(the whole output: mcp-orchestrator logs ${opts.spec.name})`;
+      throw new Error(redactUrl(`install step "${step.label}" ${how}${summary ? `:\n${summary}` : ''}\n${rest}`));
     }
     log.info({ step: step.label }, 'install step succeeded');
   }
@@ -89,6 +91,20 @@ export async function ensureInstalled(opts: InstallOptions): Promise<InstallResu
   // As the install left the files (npm install writes a lockfile), so the next start finds it current.
   await writeMarker(opts.markerFile, await installHash(description, opts.workdir, opts.commit));
   return { skipped: false, description };
+}
+
+/** Lines of a tool's output that report an error: npm's, pip's, and the usual spellings. */
+const ERROR_LINE = /^(npm (error|ERR!)\s*\S|error\b|ERROR\b|E: |fatal\b)/i;
+const SUMMARY_LINES = 6;
+
+/**
+ * The part of a failed step's output worth a status line: its first error lines (npm prints its
+ * help after them, pip its notices), else its last lines.
+ */
+function failureSummary(output: string): string {
+  const lines = output.split('\n').map((line) => line.trimEnd()).filter((line) => line.trim() !== '');
+  const errors = lines.filter((line) => ERROR_LINE.test(line.trim()));
+  return (errors.length > 0 ? errors.slice(0, SUMMARY_LINES) : lines.slice(-SUMMARY_LINES)).join('\n');
 }
 
 /**

@@ -112,8 +112,23 @@ describe('ensureInstalled', () => {
   it('names the failed step, its exit code and its last output, and records no success', async () => {
     const command = 'echo compiling; echo "no compiler found" >&2; exit 3';
     const opts = setup(undefined, { kind: 'command', command });
-    await expect(ensureInstalled(opts)).rejects.toThrow(`install step "${command}" exited with code 3:\ncompiling\nno compiler found`);
+    await expect(ensureInstalled(opts)).rejects.toThrow(`install step "${command}" exited with code 3:\ncompiling\nno compiler found\n(the whole output: mcp-orchestrator logs fixture)`);
     expect(existsSync(opts.markerFile)).toBe(false);
+  });
+
+  it("sums a failure up by the tool's error lines, not its warnings or its help text", async () => {
+    // As npm writes them: all on stderr, the cause first, then its help text, also as errors.
+    const noise = Array.from({ length: 30 }, (_, i) => `echo "npm error   usage line ${i}" >&2`).join('; ');
+    const command = `echo "npm warn Unknown user config" >&2; echo "npm error Missing: ms@2.1.3 from lock file" >&2; echo "npm error" >&2; ${noise}; exit 1`;
+    const opts = setup(undefined, { kind: 'command', command });
+    const failure = await ensureInstalled(opts).then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    const [, ...summary] = (failure ?? '').split('\n');
+    expect(summary[0]).toBe('npm error Missing: ms@2.1.3 from lock file');
+    expect(summary).toHaveLength(7);
+    expect(summary.join('\n')).not.toContain('npm warn');
   });
 
   it('forgets an earlier success once an attempt fails', async () => {
