@@ -34,3 +34,27 @@ export function parseListen(value: unknown): ListenResult {
 export function formatListen(listen: ListenSpec): string {
   return isIP(listen.host) === 6 ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
 }
+
+/**
+ * The `[orchestrator] listen` of a config file that does not load as a whole (a syntax error
+ * elsewhere): a line-by-line look for `listen = "HOST:PORT"` in that table, for a client that must
+ * still find the orchestrator, which kept the address it started with. Undefined when there is
+ * none to be read; never throws.
+ */
+export function scanListen(text: string): ListenSpec | undefined {
+  let table = '';
+  for (const line of text.split(/\r?\n/)) {
+    const header = /^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$/.exec(line);
+    if (header) {
+      table = header[1] ?? '';
+      continue;
+    }
+    if (/^\s*\[/.test(line)) table = '';
+    const entry = table === 'orchestrator' ? /^\s*listen\s*=\s*"([^"]*)"\s*(#.*)?$/.exec(line) : null;
+    if (entry) {
+      const parsed = parseListen(entry[1]);
+      return parsed.ok ? parsed.listen : undefined;
+    }
+  }
+  return undefined;
+}

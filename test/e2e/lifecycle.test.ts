@@ -194,6 +194,20 @@ describe('CLI', () => {
     expect(fixed.stdout).toMatch(/^config (reloaded: generation \d+|unchanged \(generation \d+\))\n$/);
   });
 
+  it('status still finds the orchestrator when its config breaks, and shows why the file is rejected', async () => {
+    const port = await freePort();
+    const good = `[orchestrator]\nlisten = "127.0.0.1:${port}"\n\n${node('steady', STEADY)}`;
+    await writeFile(scratch.file, good);
+    const orch = await startCli(scratch.file, { args: ['--listen', `127.0.0.1:${port}`] });
+    await orch.until((s) => byName(s, 'steady')?.state === 'running', 'running');
+    await writeFile(scratch.file, `${good}\nenv = { KEY = "unclosed }\n`);
+    await orch.until((s) => s.configError !== null, 'the broken file rejected');
+    const env = { ...process.env, MCP_ORCHESTRATOR_URL: '', MCP_ORCHESTRATOR_LISTEN: '', MCP_ORCHESTRATOR_TOKEN: '' };
+    const { stdout } = await run(process.execPath, [CLI, 'status', '--config', scratch.file], { env });
+    expect(stdout).toMatch(/^steady\s+running/m);
+    expect(stdout).toContain('config rejected, the last good config keeps running:');
+  });
+
   it("without --url the CLI finds the orchestrator, and its token, in the config; a --url never gets the config's token", async () => {
     const port = await freePort();
     await writeFile(scratch.file, `[orchestrator]\nlisten = "127.0.0.1:${port}"\ntoken = "from-the-config"\n\n${node('steady', STEADY)}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../src/config/duration.js';
-import { formatListen, parseListen } from '../../src/config/listen.js';
+import { formatListen, parseListen, scanListen } from '../../src/config/listen.js';
 
 describe('formatDuration', () => {
   it.each([
@@ -26,5 +26,18 @@ describe('formatListen', () => {
   ])('%j is written %s, which reads back as the same', (listen, text) => {
     expect(formatListen(listen)).toBe(text);
     expect(parseListen(text)).toEqual({ ok: true, listen });
+  });
+});
+
+describe('scanListen', () => {
+  it.each([
+    ['[orchestrator]\nlisten = "127.0.0.1:18755"\n[[server]]\nname = "x\n', { host: '127.0.0.1', port: 18755 }],
+    ['# c\n[orchestrator]  # the orchestrator\n  listen="[::1]:9"  # here\n', { host: '::1', port: 9 }],
+    ['[gateway]\nlisten = "127.0.0.1:1"\n', undefined],
+    ['[orchestrator]\n[[server]]\nlisten = "127.0.0.1:1"\n', undefined],
+    ['[orchestrator]\nlisten = "nonsense"\n', undefined],
+    ['', undefined],
+  ])('%j gives %j', (text, listen) => {
+    expect(scanListen(text)).toEqual(listen);
   });
 });
