@@ -148,6 +148,22 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'dashboard in Chromium' : `dashboa
     expect(pageErrors).toEqual([]);
   });
 
+  it('a rejected config shows each problem once, and what keeps running', async () => {
+    await writeFile(scratch.file, steady('alpha'));
+    const orch = await startCli(scratch.file);
+    await orch.until((s) => byName(s, 'alpha')?.state === 'running', 'alpha running');
+    const page = await open(orch);
+    await page.waitForSelector(`${card('alpha')} .badge.state-running`);
+    await writeFile(scratch.file, `${steady('alpha')}\n[orchestrator]\nlog_level = "debug\n`);
+    await waitForText(page, '#config-error-text', `1 problem(s) in ${scratch.file}; the file is rejected`);
+    const items = await page.$$eval('#config-issues li', (lis) => lis.map((li) => li.textContent ?? ''));
+    expect(items).toHaveLength(1);
+    expect(items[0]).toContain('a string is not closed on its line');
+    expect(await page.textContent('#config-error-note')).toBe('The last good config keeps running until the file is fixed.');
+    expect(await page.textContent('#config-error')).not.toMatch(/keeps running[\s\S]*keeps running/);
+    expect(pageErrors).toEqual([]);
+  });
+
   it('shows markup from a server and from the config as text, and runs none of it', async () => {
     await writeFile(scratch.file, xss('xss') + steady('calm'));
     const orch = await startCli(scratch.file);

@@ -170,7 +170,15 @@ function renderHeader() {
   const banner = $('config-error');
   const issues = Array.isArray(status.configIssues) ? status.configIssues : [];
   if (status.configError || issues.length > 0) {
-    setText($('config-error-text'), status.configError ?? `${issues.length} problem(s) in the config`);
+    // The issues are listed one by one below; the text above them only says how many and where.
+    const rejectedWhole = status.configError?.startsWith('config rejected') ?? false;
+    const where = status.configFile ?? 'the config';
+    setText(
+      $('config-error-text'),
+      issues.length === 0
+        ? status.configError
+        : `${issues.length} problem(s) in ${where}; ${rejectedWhole ? 'the file is rejected' : 'the entries they name are rejected'}`,
+    );
     const list = $('config-issues');
     list.replaceChildren(
       ...issues.map((issue) => el('li', {}, `${issue.file ?? ''}:${issue.line ?? '?'}:${issue.column ?? '?'}: ${issue.path ? `${issue.path}: ` : ''}${issue.message ?? ''}`)),
@@ -180,7 +188,9 @@ function renderHeader() {
       $('config-error-note'),
       status.generation === 0
         ? 'No config has been accepted yet: no server runs until the file is fixed.'
-        : 'The last good config keeps running until the file is fixed.',
+        : rejectedWhole || issues.length === 0
+          ? 'The last good config keeps running until the file is fixed.'
+          : 'Each rejected entry keeps its last good spec; the others run as written.',
     );
     banner.hidden = false;
   } else {
