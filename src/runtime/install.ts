@@ -56,7 +56,8 @@ export function venvBinDir(workdir: string): string {
  * Install the server's dependencies in `workdir` as its `install` spec says, unless the marker
  * shows the same install already succeeded (same steps, manifests, lockfiles and commit) and its
  * output is still there. Steps run one after another in their own process groups; the first that
- * fails rejects with an Error naming the step, its exit and its last lines of output.
+ * fails rejects with an Error naming the step, its exit and its first error lines (else its last
+ * lines of output).
  */
 export async function ensureInstalled(opts: InstallOptions): Promise<InstallResult> {
   const plan = await planInstall(opts.spec, opts.workdir, opts.env);
@@ -76,12 +77,17 @@ export async function ensureInstalled(opts: InstallOptions): Promise<InstallResu
     opts.signal?.throwIfAborted();
     if (step.creates !== undefined && existsSync(join(opts.workdir, step.creates))) continue;
     log.info({ step: step.label }, 'install step started');
-    const result = await runCommand({ command: step.command, cwd: opts.workdir, env: opts.env, signal: opts.signal, onLine: opts.onLine });
+    const errors = new ErrorLines();
+    const onLine: LineListener = (stream, line) => {
+      errors.take(line);
+      opts.onLine?.(stream, line);
+    };
+    const result = await runCommand({ command: step.command, cwd: opts.workdir, env: opts.env, signal: opts.signal, onLine });
     if (result.code !== 0) {
       const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
       log.warn({ step: step.label, code: result.code, signal: result.signal }, 'install step failed');
-      const summary = failureSummary(result.output);
-      const rest = `(the whole output: mcp-orchestrator logs ${opts.spec.name})`;
+      const summary = errors.summary(result.output);
+      const rest = `(more of its output: mcp-orchestrator logs ${opts.spec.name})`;
       throw new Error(redactUrl(`install step "${step.label}" ${how}${summary ? `:\n${summary}` : ''}\n${rest}`));
     }
     log.info({ step: step.label }, 'install step succeeded');
@@ -95,16 +101,24 @@ export async function ensureInstalled(opts: InstallOptions): Promise<InstallResu
 
 /** Lines of a tool's output that report an error: npm's, pip's, and the usual spellings. */
 const ERROR_LINE = /^(npm (error|ERR!)\s*\S|error\b|ERROR\b|E: |fatal\b)/i;
+/** npm's first error line is a code (`npm error code E404`); the cause is on the next ones. */
+const ERROR_CODE_LINE = /^npm (error|ERR!) code /;
 const SUMMARY_LINES = 6;
 
-/**
- * The part of a failed step's output worth a status line: its first error lines (npm prints its
- * help after them, pip its notices), else its last lines.
- */
-function failureSummary(output: string): string {
-  const lines = output.split('\n').map((line) => line.trimEnd()).filter((line) => line.trim() !== '');
-  const errors = lines.filter((line) => ERROR_LINE.test(line.trim()));
-  return (errors.length > 0 ? errors.slice(0, SUMMARY_LINES) : lines.slice(-SUMMARY_LINES)).join('\n');
+/** Keeps the first error lines of a step's output as it streams, however long the output runs. */
+class ErrorLines {
+  readonly lines: string[] = [];
+
+  take(line: string): void {
+    const text = line.trim();
+    if (this.lines.length < SUMMARY_LINES && ERROR_LINE.test(text) && !ERROR_CODE_LINE.test(text)) this.lines.push(text);
+  }
+
+  /** The step's first error lines, else the last lines of its output. */
+  summary(output: string): string {
+    if (this.lines.length > 0) return this.lines.join('\n');
+    return output.split('\n').filter((line) => line.trim() !== '').slice(-SUMMARY_LINES).join('\n');
+  }
 }
 
 /**
@@ -113,8 +127,11 @@ function failureSummary(output: string): string {
  * file counts.
  */
 async function fromCheckout(workdir: string, file: string, env: Record<string, string>): Promise<boolean> {
-  const result = await runCommand({ command: ['git', 'ls-files', '--error-unmatch', '--', file], cwd: workdir, env });
-  return result.code === 0 || !result.output.includes('did not match any file');
+  // The server's environment, less anything that would point git at another repository.
+  const gitEnv = Object.fromEntries(Object.entries(env).filter(([key]) => !key.startsWith('GIT_')));
+  const result = await runCommand({ command: ['git', 'ls-files', '--error-unmatch', '--', file], cwd: workdir, env: { ...gitEnv, LC_ALL: 'C' } });
+  // 1: a checkout that does not track it. 0: tracked; 128: not a checkout; 127: no git.
+  return result.code !== 1;
 }
 
 /** The steps for `spec.install` in `workdir`, from which files exist (and, for a lockfile, whether the checkout has it). */

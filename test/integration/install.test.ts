@@ -63,9 +63,10 @@ describe('ensureInstalled', () => {
   });
 
   it("in a checkout, a lockfile an earlier npm install left is not the checkout's: npm install again, and no reinstall for it", async () => {
-    const opts = setup('node-postinstall', { kind: 'auto' }, (root) => ({ INSTALL_LOG: join(root, 'installs.log') }));
+    // GIT_DIR in the server's environment (passed on to its steps) must not point the check elsewhere.
+    const opts = setup('node-postinstall', { kind: 'auto' }, (root) => ({ INSTALL_LOG: join(root, 'installs.log'), GIT_DIR: join(root, 'elsewhere') }));
     rmSync(join(opts.workdir, 'package-lock.json'));
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: opts.workdir, stdio: 'pipe' });
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: opts.workdir, stdio: 'pipe', env: { ...process.env, GIT_DIR: undefined } });
     git('init', '-q');
     git('add', '-A');
     git('commit', '-qm', 'no lockfile');
@@ -80,6 +81,15 @@ describe('ensureInstalled', () => {
     git('commit', '-qam', 'next ref');
     expect(await ensureInstalled({ ...opts, commit: 'facade' })).toEqual({ skipped: false, description: 'npm install --no-audit --no-fund' });
     expect(lines(join(opts.root, 'installs.log'))).toHaveLength(2);
+  });
+
+  it('in a checkout that tracks its lockfile, npm ci', async () => {
+    const opts = setup('node-postinstall', { kind: 'auto' }, (root) => ({ INSTALL_LOG: join(root, 'installs.log') }));
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: opts.workdir, stdio: 'pipe' });
+    git('init', '-q');
+    git('add', '-A');
+    git('commit', '-qm', 'with lockfile');
+    expect(await ensureInstalled(opts)).toEqual({ skipped: false, description: 'npm ci --no-audit --no-fund' });
   });
 
   it('installs requirements.txt into the server venv with no index, and reinstalls when it changes', async () => {
@@ -112,14 +122,14 @@ describe('ensureInstalled', () => {
   it('names the failed step, its exit code and its last output, and records no success', async () => {
     const command = 'echo compiling; echo "no compiler found" >&2; exit 3';
     const opts = setup(undefined, { kind: 'command', command });
-    await expect(ensureInstalled(opts)).rejects.toThrow(`install step "${command}" exited with code 3:\ncompiling\nno compiler found\n(the whole output: mcp-orchestrator logs fixture)`);
+    await expect(ensureInstalled(opts)).rejects.toThrow(`install step "${command}" exited with code 3:\ncompiling\nno compiler found\n(more of its output: mcp-orchestrator logs fixture)`);
     expect(existsSync(opts.markerFile)).toBe(false);
   });
 
-  it("sums a failure up by the tool's error lines, not its warnings or its help text", async () => {
-    // As npm writes them: all on stderr, the cause first, then its help text, also as errors.
-    const noise = Array.from({ length: 30 }, (_, i) => `echo "npm error   usage line ${i}" >&2`).join('; ');
-    const command = `echo "npm warn Unknown user config" >&2; echo "npm error Missing: ms@2.1.3 from lock file" >&2; echo "npm error" >&2; ${noise}; exit 1`;
+  it("sums a failure up by the tool's first error lines (the cause), not its warnings, its code line or what 40 lines of help push out", async () => {
+    // As npm writes them: all on stderr, a code, the cause, then its help text, also as errors.
+    const noise = Array.from({ length: 60 }, (_, i) => `echo "npm error   usage line ${i}" >&2`).join('; ');
+    const command = `echo "npm warn Unknown user config" >&2; echo "npm error code EUSAGE" >&2; echo "npm error Missing: ms@2.1.3 from lock file" >&2; echo "npm error" >&2; ${noise}; exit 1`;
     const opts = setup(undefined, { kind: 'command', command });
     const failure = await ensureInstalled(opts).then(
       () => undefined,
