@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolveConfigPath } from './config/locate.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
 import { formatIssues } from './config/format.js';
-import { parseListen, scanListen } from './config/listen.js';
+import { parseListen, scanListen, scanOrchestratorValue } from './config/listen.js';
 import type { ListenSpec } from './config/types.js';
 import type { OrchestratorStatus, ServerStatus } from './reconcile/status.js';
 import type { ControllerEvent } from './reconcile/controller.js';
@@ -61,7 +61,8 @@ function localSettings(configFlag: string | undefined): LocalSettings {
       if (result.ok) return { listen: result.config.orchestrator.listen, token: result.config.orchestrator.token, source: fromEnv ?? `the config ${found.path}` };
       // Broken after the orchestrator started, the file may still say where it listens.
       const listen = fromEnv ? undefined : scanListen(text);
-      if (listen) return { listen, token: undefined, source: `the listen line of ${found.path}, which does not load` };
+      const token = scanOrchestratorValue(text, 'token') || undefined;
+      if (listen) return { listen, token, source: `the listen line of ${found.path}, which does not load` };
     } catch {
       // An unreadable config only loses the address hint; the defaults stand.
     }

@@ -36,25 +36,35 @@ export function formatListen(listen: ListenSpec): string {
 }
 
 /**
- * The `[orchestrator] listen` of a config file that does not load as a whole (a syntax error
- * elsewhere): a line-by-line look for `listen = "HOST:PORT"` in that table, for a client that must
- * still find the orchestrator, which kept the address it started with. Undefined when there is
- * none to be read; never throws.
+ * A string value of `[orchestrator]` (`listen`, `token`) in a config file that does not load as a
+ * whole (a syntax error elsewhere), looked for line by line: `KEY = "…"` or `'…'` in that table,
+ * or `orchestrator.KEY = …` outside any table. For a client that must still find and reach the
+ * orchestrator, which kept what it started with. Undefined when there is none to read, or it
+ * takes a `${VAR}` the client cannot resolve the same way; never throws.
  */
-export function scanListen(text: string): ListenSpec | undefined {
-  let table = '';
+export function scanOrchestratorValue(text: string, key: string): string | undefined {
+  const value = String.raw`\s*=\s*(?:"([^"\\]*)"|'([^']*)')\s*(?:#.*)?$`;
+  const inTable = new RegExp(String.raw`^\s*["']?${key}["']?${value}`);
+  const dotted = new RegExp(String.raw`^\s*orchestrator\.${key}${value}`);
+  let table: string | undefined = '';
   for (const line of text.split(/\r?\n/)) {
-    const header = /^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$/.exec(line);
-    if (header) {
-      table = header[1] ?? '';
+    if (/^\s*\[/.test(line)) {
+      table = /^\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(?:#.*)?$/.exec(line)?.[1];
       continue;
     }
-    if (/^\s*\[/.test(line)) table = '';
-    const entry = table === 'orchestrator' ? /^\s*listen\s*=\s*"([^"]*)"\s*(#.*)?$/.exec(line) : null;
-    if (entry) {
-      const parsed = parseListen(entry[1]);
-      return parsed.ok ? parsed.listen : undefined;
+    const found = (table === 'orchestrator' ? inTable.exec(line) : undefined) ?? (table === '' ? dotted.exec(line) : undefined);
+    if (found) {
+      const raw = found[1] ?? found[2] ?? '';
+      return raw.includes('${') ? undefined : raw;
     }
   }
   return undefined;
+}
+
+/** The `[orchestrator] listen` of a config file that does not load (see scanOrchestratorValue). */
+export function scanListen(text: string): ListenSpec | undefined {
+  const raw = scanOrchestratorValue(text, 'listen');
+  if (raw === undefined) return undefined;
+  const parsed = parseListen(raw);
+  return parsed.ok ? parsed.listen : undefined;
 }

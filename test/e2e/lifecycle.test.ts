@@ -12,6 +12,7 @@ import { useScratch, byName, CLI, startCli, STEADY } from '../helpers/orchestrat
 import { isPidAlive, waitForPids } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 import { freePort } from '../helpers/net.js';
+import type { OrchestratorStatus } from '../../src/reconcile/status.js';
 
 const run = promisify(execFile);
 const fixture = (path: string) => fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url));
@@ -194,14 +195,16 @@ describe('CLI', () => {
     expect(fixed.stdout).toMatch(/^config (reloaded: generation \d+|unchanged \(generation \d+\))\n$/);
   });
 
-  it('status still finds the orchestrator when its config breaks, and shows why the file is rejected', async () => {
+  it('status still finds the orchestrator, and its token, when its config breaks, and shows why the file is rejected', async () => {
     const port = await freePort();
-    const good = `[orchestrator]\nlisten = "127.0.0.1:${port}"\n\n${node('steady', STEADY)}`;
+    const good = `[orchestrator]\nlisten = "127.0.0.1:${port}"\ntoken = "kept-token"\n\n${node('steady', STEADY)}`;
     await writeFile(scratch.file, good);
     const orch = await startCli(scratch.file, { args: ['--listen', `127.0.0.1:${port}`] });
-    await orch.until((s) => byName(s, 'steady')?.state === 'running', 'running');
+    const authorized = { headers: { authorization: 'Bearer kept-token' } };
+    const statusOf = async () => (await orch.api<OrchestratorStatus>('/api/servers', authorized)).body;
+    await waitFor(async () => byName(await statusOf(), 'steady')?.state === 'running', { message: 'running' });
     await writeFile(scratch.file, `${good}\nenv = { KEY = "unclosed }\n`);
-    await orch.until((s) => s.configError !== null, 'the broken file rejected');
+    await waitFor(async () => (await statusOf()).configError !== null, { message: 'the broken file rejected' });
     const env = { ...process.env, MCP_ORCHESTRATOR_URL: '', MCP_ORCHESTRATOR_LISTEN: '', MCP_ORCHESTRATOR_TOKEN: '' };
     const { stdout } = await run(process.execPath, [CLI, 'status', '--config', scratch.file], { env });
     expect(stdout).toMatch(/^steady\s+running/m);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../src/config/duration.js';
-import { formatListen, parseListen, scanListen } from '../../src/config/listen.js';
+import { formatListen, parseListen, scanListen, scanOrchestratorValue } from '../../src/config/listen.js';
 
 describe('formatDuration', () => {
   it.each([
@@ -36,8 +36,21 @@ describe('scanListen', () => {
     ['[gateway]\nlisten = "127.0.0.1:1"\n', undefined],
     ['[orchestrator]\n[[server]]\nlisten = "127.0.0.1:1"\n', undefined],
     ['[orchestrator]\nlisten = "nonsense"\n', undefined],
+    ["[orchestrator]\nlisten = '0.0.0.0:9000'\n", { host: '0.0.0.0', port: 9000 }],
+    ['orchestrator.listen = "127.0.0.1:7"\n[[server]]\nname = "x\n', { host: '127.0.0.1', port: 7 }],
+    ['[server.x]\norchestrator.listen = "127.0.0.1:7"\n', undefined],
+    ['[orchestrator]\n"listen" = "127.0.0.1:6"\n', { host: '127.0.0.1', port: 6 }],
+    ['[orchestrator]\nlisten = "${LISTEN}"\n', undefined],
     ['', undefined],
   ])('%j gives %j', (text, listen) => {
     expect(scanListen(text)).toEqual(listen);
+  });
+});
+
+describe('scanOrchestratorValue', () => {
+  it('reads a token too, but not one that takes a variable', () => {
+    expect(scanOrchestratorValue('[orchestrator]\ntoken = "s3cret"\nlisten = "x\n', 'token')).toBe('s3cret');
+    expect(scanOrchestratorValue('[orchestrator]\ntoken = "${MCP_ORCHESTRATOR_TOKEN}"\n', 'token')).toBeUndefined();
+    expect(scanOrchestratorValue('[orchestrator]\ntokens = "s3cret"\n', 'token')).toBeUndefined();
   });
 });
