@@ -127,7 +127,8 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
         ['resync_interval', startup.resyncIntervalMs, settings.resyncIntervalMs, next.resyncIntervalMs],
         ['watch_poll', startup.watchPoll, settings.watchPoll, next.watchPoll],
         ['jsonrpc_port', startup.jsonrpcPort, current?.control?.jsonrpcPort, result.config.control?.jsonrpcPort],
-        ['startup_wait', startup.startupWaitMs, current?.gateway.startupWaitMs, result.config.gateway.startupWaitMs],
+        // Once started, the wait is over: a first good config after a rejected start changes nothing.
+        ['startup_wait', startup.startupWaitMs, current?.gateway.startupWaitMs ?? result.config.gateway.startupWaitMs, result.config.gateway.startupWaitMs],
       ] as const) {
         if (after !== before && after !== inForce) log.warn({ field }, 'this setting changed in the config; restart the orchestrator to apply it');
       }
@@ -269,8 +270,11 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
     }
   }
 
-  apply(first.result);
-  firstApplied();
+  try {
+    apply(first.result);
+  } finally {
+    firstApplied();
+  }
   void serversStarted(controller, startupDeadline - Date.now(), undefined, log).finally(() => (allStarted = true));
 
   try {

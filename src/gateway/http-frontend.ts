@@ -160,7 +160,10 @@ export function mcpRoutes(gateway: Gateway, options: McpHttpOptions): { routes: 
       res.once('close', abandoned);
       const response = await new Promise<Answer | undefined>((resolve) => entry.session.request(initialize, resolve));
       res.off('close', abandoned);
-      if (res.destroyed) return;
+      if (res.destroyed) {
+        end(entry);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': entry.session.id });
       res.end(response ? serialize(response) : '');
       log.info({ session: entry.session.id, client: entry.session.clientInfo.name, scope }, 'MCP session started');

@@ -190,7 +190,7 @@ function renderHeader() {
         ? 'No config has been accepted yet: no server runs until the file is fixed.'
         : rejectedWhole || issues.length === 0
           ? 'The last good config keeps running until the file is fixed.'
-          : 'Each rejected entry keeps its last good spec; the others run as written.',
+          : 'A rejected entry keeps its last good spec, if it had one; the others run as written.',
     );
     banner.hidden = false;
   } else {
