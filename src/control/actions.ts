@@ -6,7 +6,7 @@ import { formatDuration } from '../config/duration.js';
 import { formatListen } from '../config/listen.js';
 import type { ConfigSpec, InstallSpec } from '../config/types.js';
 import type { Controller } from '../reconcile/controller.js';
-import type { OrchestratorStatus, ServerStatus } from '../reconcile/status.js';
+import { manualAction, type OrchestratorStatus, type ServerStatus } from '../reconcile/status.js';
 import { REDACTED, redactUrl, scrub } from '../runtime/redact.js';
 
 export type ActionErrorKind = 'not-found' | 'conflict' | 'bad-request';
@@ -131,7 +131,7 @@ export function createControlActions(deps: ActionDeps): ControlActions {
       enabled(name, 'start');
       const status = controller.serverStatus(name);
       if (!controller.isHeld(name) && status.state !== 'stopped' && status.state !== 'failed') {
-        const restart = `"mcp-orchestrator restart ${name}" (POST /api/servers/${name}/restart)`;
+        const restart = manualAction('restart', name);
         if (status.state === 'backoff') {
           const next = status.nextRetryAt ? `, next retry at ${status.nextRetryAt}` : '';
           throw new ActionError('conflict', `"${name}" is waiting to retry after a failure (backoff${next}); to retry now, restart it: ${restart}`);
@@ -143,9 +143,10 @@ export function createControlActions(deps: ActionDeps): ControlActions {
     },
     stop: (name) => {
       enabled(name, 'stop');
-      if (controller.isHeld(name)) throw new ActionError('conflict', `"${name}" is already stopped by a manual stop; start it with "mcp-orchestrator start ${name}" (POST /api/servers/${name}/start)`);
+      const start = `start it with ${manualAction('start', name)}`;
+      if (controller.isHeld(name)) throw new ActionError('conflict', `"${name}" is already stopped by a manual stop; ${start}`);
       const state = controller.serverStatus(name).state;
-      if (state === 'stopped' || state === 'failed') throw new ActionError('conflict', `"${name}" is not running: its state is ${state}; start it with "mcp-orchestrator start ${name}" (POST /api/servers/${name}/start)`);
+      if (state === 'stopped' || state === 'failed') throw new ActionError('conflict', `"${name}" is not running: its state is ${state}; ${start}`);
       controller.hold(name);
       return controller.serverStatus(name);
     },

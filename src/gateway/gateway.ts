@@ -5,7 +5,7 @@
  */
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
-import type { ServerStatus } from '../reconcile/status.js';
+import { manualAction, type ServerStatus } from '../reconcile/status.js';
 import { ErrorCodes, failure, type Id, type Notification, type Request, type Response } from './jsonrpc.js';
 import { Registry, type ListKind } from './registry.js';
 import { ClientError, Session, type Outlet } from './session.js';
@@ -122,7 +122,7 @@ export class Gateway {
     const status = this.options.describe(server);
     if (!status) return failure(id, ErrorCodes.ServerUnavailable, `server "${server}" is not in the config any more`, { server });
     this.options.onRefused?.(server, status.state);
-    const start = `start it with "mcp-orchestrator start ${server}" (POST /api/servers/${server}/start)`;
+    const start = `start it with ${manualAction('start', server)}`;
     const after = status.lastError ? ` after "${status.lastError}"` : '';
     let why: string;
     if (status.held) why = `it was stopped by hand; ${start}`;

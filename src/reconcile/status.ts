@@ -2,6 +2,11 @@
 import type { ServerStateName } from '../../machines/server.js';
 import type { ConfigIssue, Transport } from '../config/types.js';
 
+/** How a person asks for a manual action on a server: the CLI command, then the API route. */
+export function manualAction(action: 'start' | 'stop' | 'restart', server: string): string {
+  return `"mcp-orchestrator ${action} ${server}" (POST /api/servers/${server}/${action})`;
+}
+
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 export type ConditionType = 'ConfigValid' | 'Cloned' | 'Installed' | 'Ready';
 
