@@ -20,6 +20,7 @@ import { Metrics, metricsRoutes } from './control/metrics.js';
 import { dashboardRoutes } from './control/dashboard/routes.js';
 import { generateToken, isLoopbackHost } from './control/security.js';
 import type { ListenSpec, ToolFilterSpec } from './config/types.js';
+import { formatListen } from './config/listen.js';
 import { Gateway } from './gateway/gateway.js';
 import { mcpRoutes } from './gateway/http-frontend.js';
 import { serveStdio } from './gateway/stdio-frontend.js';
@@ -116,9 +117,9 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       );
       const next = result.config.orchestrator;
       if (next.logLevel !== settings.logLevel) log.level = next.logLevel;
-      const sameListen = (a: ListenSpec, b: ListenSpec) => a.host === b.host && a.port === b.port;
-      if (options.listen === undefined && !sameListen(next.listen, listen) && !sameListen(next.listen, settings.listen)) {
-        log.warn({ listen: `${next.listen.host}:${next.listen.port}` }, 'listen changed in the config; restart the orchestrator to apply it');
+      const written = formatListen(next.listen);
+      if (options.listen === undefined && written !== formatListen(listen) && written !== formatListen(settings.listen)) {
+        log.warn({ listen: written }, 'listen changed in the config; restart the orchestrator to apply it');
       }
       // A rotated token applies at once; these others are read at start-up only, and saying so beats
       // silence: once for each new value that differs from the one in force.

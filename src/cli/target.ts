@@ -2,7 +2,7 @@
  * Which running orchestrator the CLI talks to, and with what token: decided from the flags, the
  * environment and the config's settings, all given. Pure; the CLI reads the config.
  */
-import { isIP } from 'node:net';
+import { formatListen } from '../config/listen.js';
 import type { ListenSpec } from '../config/types.js';
 import { redactUrl } from '../runtime/redact.js';
 import { UsageError } from './args.js';
@@ -50,8 +50,8 @@ export function httpBase(raw: string, source: string): string {
 
 /** Where a client reaches a listener: a wildcard host on 127.0.0.1, an IPv6 host in brackets. */
 export function reachableBase(listen: ListenSpec): string {
-  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : isIP(listen.host) === 6 ? `[${listen.host}]` : listen.host;
-  return `http://${host}:${listen.port}`;
+  const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
+  return `http://${formatListen(wildcard ? { ...listen, host: '127.0.0.1' } : listen)}`;
 }
 
 /**
