@@ -64,6 +64,16 @@ async function waitForText(page: Page, selector: string, text: string): Promise<
   await page.waitForFunction(([s, t]) => document.querySelector(s!)?.textContent === t, [selector, text], { timeout: WAIT_MS });
 }
 
+/** An orchestrator on `file` running one steady server, alpha, and the page once its card shows it running. */
+async function openWithAlphaRunning(file: string): Promise<{ orch: RunningOrchestrator; page: Page }> {
+  await writeFile(file, steady('alpha'));
+  const orch = await startCli(file);
+  await orch.until((s) => byName(s, 'alpha')?.state === 'running', 'alpha running');
+  const page = await open(orch);
+  await page.waitForSelector(`${card('alpha')} .badge.state-running`);
+  return { orch, page };
+}
+
 const post = (orch: RunningOrchestrator, path: string, token?: string) =>
   orch.api(path, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} });
 
@@ -131,11 +141,7 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'dashboard in Chromium' : `dashboa
   });
 
   it('a refused action shows the API message in the alert region', async () => {
-    await writeFile(scratch.file, steady('alpha'));
-    const orch = await startCli(scratch.file);
-    await orch.until((s) => byName(s, 'alpha')?.state === 'running', 'alpha running');
-    const page = await open(orch);
-    await page.waitForSelector(`${card('alpha')} .badge.state-running`);
+    const { orch, page } = await openWithAlphaRunning(scratch.file);
     // The button is enabled for a running server; stopping it twice races the page into a 409.
     expect((await post(orch, '/api/servers/alpha/stop')).status).toBe(200);
     await page.evaluate(() => {
@@ -149,11 +155,7 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'dashboard in Chromium' : `dashboa
   });
 
   it('a rejected config shows each problem once, and what keeps running', async () => {
-    await writeFile(scratch.file, steady('alpha'));
-    const orch = await startCli(scratch.file);
-    await orch.until((s) => byName(s, 'alpha')?.state === 'running', 'alpha running');
-    const page = await open(orch);
-    await page.waitForSelector(`${card('alpha')} .badge.state-running`);
+    const { page } = await openWithAlphaRunning(scratch.file);
     await writeFile(scratch.file, `${steady('alpha')}\n[orchestrator]\nlog_level = "debug\n`);
     await waitForText(page, '#config-error-text', `1 problem(s) in ${scratch.file}; the file is rejected`);
     const items = await page.$$eval('#config-issues li', (lis) => lis.map((li) => li.textContent ?? ''));

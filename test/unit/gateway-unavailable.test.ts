@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Gateway } from '../../src/gateway/gateway.js';
 import type { ServerStatus } from '../../src/reconcile/status.js';
-import type { Upstream } from '../../src/gateway/upstream.js';
+import { listingUpstream } from '../helpers/upstream.js';
 import { silentLogger } from '../../src/log.js';
 import { serverStatus } from '../helpers/status.js';
 
@@ -78,10 +78,9 @@ describe('Gateway.idleOwnerOf', () => {
     // A server the gateway never reaches owns no tools.
     expect(g.idleOwnerOf('web_x')).toBeUndefined();
     // A serving server's name that it does not list is simply unknown; a shorter prefix not serving is asked next.
-    const serving = (server: string) => ({ server, instanceId: `${server}-1`, isClosed: false, lists: { tools: [], prompts: [], resources: [], resourceTemplates: [] } }) as unknown as Upstream;
-    g.registry.attach(serving('broken'));
+    g.registry.attach(listingUpstream('broken'));
     expect(g.idleOwnerOf('broken_anything')).toBeUndefined();
-    g.registry.attach(serving('a_b'));
+    g.registry.attach(listingUpstream('a_b'));
     expect(g.idleOwnerOf('a_b_c')).toBe('a');
   });
 });
