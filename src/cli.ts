@@ -2,7 +2,7 @@
 /** `mcp-orchestrator`: the command line. Its own output goes to stdout/stderr directly. */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolveConfigPath } from './config/locate.js';
-import { loadConfigFile, loadConfigText } from './config/load.js';
+import { defaultsWithEnv, loadConfigFile, loadConfigText } from './config/load.js';
 import { formatIssues } from './config/format.js';
 import { parseListen, scanListen, scanOrchestratorValue } from './config/listen.js';
 import type { ListenSpec } from './config/types.js';
@@ -67,11 +67,11 @@ function localSettings(configFlag: string | undefined): LocalSettings {
       // An unreadable config only loses the address hint; the defaults stand.
     }
   }
-  const defaults = loadConfigText('', found.ok ? found.path : 'mcp_config.toml', process.env);
-  const why = found.ok ? `${found.path} does not load` : 'no config was found';
-  if (defaults.ok) return { listen: defaults.config.orchestrator.listen, token: undefined, source: fromEnv ?? `the default, as ${why}` };
+  const defaults = defaultsWithEnv(found.ok ? found.path : 'mcp_config.toml', process.env);
   // Only an environment override can fail here, and run would refuse it the same way.
-  throw new UsageError(defaults.issues.map((issue) => issue.message).join('; '));
+  if (!defaults.ok) throw new UsageError(defaults.message);
+  const why = found.ok ? `${found.path} does not load` : 'no config was found';
+  return { listen: defaults.config.orchestrator.listen, token: undefined, source: fromEnv ?? `the default, as ${why}` };
 }
 
 const findRemote = (values: ParsedValues): Remote => chooseRemote({ url: values.url, env: process.env, local: () => localSettings(values.config) });

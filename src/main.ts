@@ -3,7 +3,7 @@
  * watcher, the periodic resync and signal handling.
  */
 import { dirname } from 'node:path';
-import { loadConfigText, readConfigFile, readConfigText } from './config/load.js';
+import { defaultsWithEnv, loadConfigText, readConfigFile, readConfigText } from './config/load.js';
 import { sha256, watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import type { ConfigSpec, LoadResult, OrchestratorSpec } from './config/types.js';
 import { createLogger, type Logger } from './log.js';
@@ -53,9 +53,10 @@ export interface Orchestrator {
 
 /** The settings in force when the file itself is unusable: defaults plus environment overrides. */
 function fallbackSettings(file: string, env: NodeJS.ProcessEnv): ConfigSpec {
-  const empty = loadConfigText('', file, env);
-  if (!empty.ok) throw new Error('the built-in defaults do not validate; this is a bug');
-  return empty.config;
+  const defaults = defaultsWithEnv(file, env);
+  // Only an environment override can be wrong here: nothing can run until it is fixed.
+  if (!defaults.ok) throw new Error(defaults.message);
+  return defaults.config;
 }
 
 export async function startOrchestrator(options: RunOptions): Promise<Orchestrator> {

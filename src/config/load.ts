@@ -13,7 +13,7 @@ import type { Locator } from './positions.js';
 import { controlSchema, gatewaySchema, orchestratorSchema, schemaIssuesAt, TOP_LEVEL_KEYS } from './schema.js';
 import { unknownKeyMessage } from './suggest.js';
 import { scrub } from '../runtime/redact.js';
-import type { ConfigIssue, LoadResult, OrchestratorSpec } from './types.js';
+import type { ConfigIssue, ConfigSpec, LoadResult, OrchestratorSpec } from './types.js';
 
 export interface LoadOptions {
   /** Base for a relative `file` and for MCP_REPOS_DIR; defaults to `process.cwd()`. */
@@ -199,4 +199,13 @@ function syntaxIssue(error: unknown, file: string, text: string): ConfigIssue {
   }
   const reason = error instanceof Error ? error.message : String(error);
   return { file, line: 1, column: 1, path: '', message: `invalid TOML: ${reason}` };
+}
+
+/**
+ * The config in force when the file itself is unusable (missing, or rejected whole): the defaults
+ * with the environment's overrides, or the message saying which override is wrong.
+ */
+export function defaultsWithEnv(file: string, env: NodeJS.ProcessEnv): { ok: true; config: ConfigSpec } | { ok: false; message: string } {
+  const empty = loadConfigText('', file, env);
+  return empty.ok ? { ok: true, config: empty.config } : { ok: false, message: empty.issues.map((issue) => issue.message).join('; ') };
 }

@@ -141,6 +141,18 @@ describe('CLI', () => {
     }
   });
 
+  it('run refuses a bad environment override by name, even with no usable file to hold it', async () => {
+    for (const content of ['', 'a = "unclosed\n']) {
+      await writeFile(scratch.file, content);
+      const failure = await run(process.execPath, [CLI, 'run', '--config', scratch.file, '--listen', '127.0.0.1:0'], { env: { ...process.env, LOG_LEVEL: 'bogus' }, timeout: 15_000 }).then(
+        () => undefined,
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(failure?.code).toBe(1);
+      expect(failure?.stderr).toContain('LOG_LEVEL (from the environment) is "bogus"');
+    }
+  });
+
   it('validate explains a missing config file', async () => {
     const failure = await run(process.execPath, [CLI, 'validate', '--config', join(scratch.dir, 'nope.toml')]).then(
       () => undefined,
