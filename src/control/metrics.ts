@@ -31,6 +31,9 @@ const FOLD_CALLS_EVERY = 256;
 /** Past this many distinct tool names per server, further ones share the label `_other`. */
 const MAX_TOOLS_PER_SERVER = 256;
 
+/** How often the event loop's lag is sampled for the `nodejs_eventloop_lag_*` metrics. */
+const EVENT_LOOP_SAMPLE_MS = 1000;
+
 export interface MetricsOptions {
   controller: Controller;
   events: EventLog;
@@ -107,7 +110,11 @@ export class Metrics {
       collect,
     });
 
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
+    // The event loop lag is sampled once a second, not at Node's default of every 10 ms: an idle
+    // orchestrator would otherwise wake a hundred times a second for a metric nobody reads that often.
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    }
     this.unsubscribe = options.events.subscribe(({ event }) => this.onEvent(event));
   }
 
