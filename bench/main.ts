@@ -6,15 +6,17 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runBatch } from './load.js';
-import { cpuSample, cpuSinceMs, killAll, machineInfo, ticksPerSecond } from './procs.js';
+import { cpuSample, cpuSinceMs, killAll, machineInfo, sleepsOf, ticksPerSecond } from './procs.js';
 import {
   checks,
   checksText,
   failuresText,
+  idleTable,
   markdownReport,
   resultsTable,
   statsTable,
   type Cell,
+  type IdleRow,
   type LargePhase,
   type RunInfo,
   type StatsTable,
@@ -46,6 +48,8 @@ interface Settings {
   out: string;
   /** Measured calls per target with a large answer; 0 leaves that part out. */
   largeCalls: number;
+  /** Seconds every target sits without calls after the rounds, its wake-ups counted; 0 leaves that part out. */
+  idleSeconds: number;
 }
 
 const registry = new ProcessRegistry();
@@ -91,6 +95,7 @@ function readSettings(root: string): Settings {
     skipBuild: process.env.BENCH_SKIP_BUILD === '1',
     out: resolve(root, process.env.BENCH_OUT ?? 'docs/benchmarks.md'),
     largeCalls: process.env.BENCH_LARGE_CALLS === '0' ? 0 : Math.ceil(positiveInt('BENCH_LARGE_CALLS', 60) / LARGE_ROUNDS) * LARGE_ROUNDS,
+    idleSeconds: process.env.BENCH_IDLE_SECONDS === '0' ? 0 : positiveInt('BENCH_IDLE_SECONDS', 10),
   };
 }
 
@@ -195,6 +200,7 @@ async function main(): Promise<number> {
       rounds: settings.rounds,
       warmup: settings.warmup,
       callTimeoutMs: settings.callTimeoutMs,
+      idleMs: settings.idleSeconds * 1000,
     });
 
     let large: LargePhase | undefined;
@@ -228,6 +234,7 @@ async function main(): Promise<number> {
       callTimeoutMs: settings.callTimeoutMs,
       ticksPerSecond: ticksPerSecond(),
       ...(large ? { large } : {}),
+      ...(main.idle ? { idle: { seconds: settings.idleSeconds, settleSeconds: IDLE_SETTLE_MS / 1000, rows: main.idle } } : {}),
     };
     const markdown = markdownReport(info, main.table, main.outcomes, checkList);
     assertRunning();
@@ -241,6 +248,7 @@ async function main(): Promise<number> {
         '',
         resultsTable(main.table, main.outcomes, settings.concurrencies),
         '',
+        ...(main.idle ? ['At rest:', '', idleTable(main.idle), ''] : []),
         ...(large ? ['Large answers:', '', resultsTable(large.table, large.outcomes, [1]), ''] : []),
         checksText(checkList).replaceAll('**', ''),
         '',
@@ -270,12 +278,15 @@ interface PhaseOptions {
   rounds: number;
   warmup: number;
   callTimeoutMs: number;
+  /** After the rounds, how long the targets sit without calls while their wake-ups are counted; 0 for not at all. */
+  idleMs?: number;
 }
 
 interface PhaseResult {
   table: StatsTable;
   outcomes: TargetOutcome[];
   warmupCalls: number;
+  idle?: IdleRow[];
 }
 
 /**
@@ -368,6 +379,7 @@ async function runPhase(ctx: StartContext, live: Map<TargetName, Target>, names:
     }
   }
 
+  const idle = options.idleMs ? await measureIdle(live, names, options.idleMs) : undefined;
   const outcomeList = names.map((name) => outcomes.get(name) as TargetOutcome);
   registry.remember();
   await Promise.allSettled(names.map((name) => live.get(name)?.close()));
@@ -377,7 +389,40 @@ async function runPhase(ctx: StartContext, live: Map<TargetName, Target>, names:
     table: statsTable([...cells.values()], outcomeList, 1000 / ticksPerSecond()),
     outcomes: outcomeList,
     warmupCalls: warmupPerConcurrency * options.concurrencies.length,
+    ...(idle ? { idle } : {}),
   };
+}
+
+/** Settling time between the last call and the idle window: a call's follow-up work is not idle cost. */
+const IDLE_SETTLE_MS = 5000;
+
+/**
+ * Every live target left without calls for `idleMs`, side by side: how often its gateway process
+ * and its server processes woke up, and what CPU they used, in the same window.
+ */
+async function measureIdle(live: ReadonlyMap<TargetName, Target>, names: readonly TargetName[], idleMs: number): Promise<IdleRow[]> {
+  log(`idle: ${idleMs / 1000} s without calls`);
+  await sleep(IDLE_SETTLE_MS);
+  assertRunning();
+  const sleeps = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + (sleepsOf(pid) ?? 0), 0);
+  const before = names.flatMap((name) => {
+    const target = live.get(name);
+    if (!target) return [];
+    const gateway = target.gatewayPid === undefined ? [] : [target.gatewayPid];
+    const servers = serverPids(target);
+    return [{ name, gateway, servers, gatewaySleeps: sleeps(gateway), serverSleeps: sleeps(servers), gatewayCpu: cpuSample(gateway), serverCpu: cpuSample(servers) }];
+  });
+  await sleep(idleMs);
+  assertRunning();
+  const perSecond = 1000 / idleMs;
+  const perMinute = 60_000 / idleMs;
+  return before.map((b) => ({
+    target: b.name,
+    gatewayWakeupsPerSec: b.gateway.length ? (sleeps(b.gateway) - b.gatewaySleeps) * perSecond : undefined,
+    gatewayCpuMsPerMin: b.gateway.length ? cpuSinceMs(b.gatewayCpu) * perMinute : undefined,
+    serverWakeupsPerSec: (sleeps(b.servers) - b.serverSleeps) * perSecond,
+    serverCpuMsPerMin: cpuSinceMs(b.serverCpu) * perMinute,
+  }));
 }
 
 /** The targets measured with large answers: the stdio floor and both of the orchestrator's ends. */

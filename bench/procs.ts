@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { ProcessTree } from '../src/runtime/processtree.js';
 import { readProcStat, snapshotProcesses } from '../src/runtime/procfs.js';
 import { execFileSync } from 'node:child_process';
@@ -57,6 +57,25 @@ export function cpuSinceMs(before: ReadonlyMap<number, number>): number {
     if (current !== undefined) ticks += current - then;
   }
   return (ticks * 1000) / ticksPerSecond();
+}
+
+/**
+ * How many times the process has gone to sleep so far (its threads' voluntary context switches
+ * summed): each is a wake-up later. Undefined once it is gone.
+ */
+export function sleepsOf(pid: number): number | undefined {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let total = 0;
+  for (const task of tasks) {
+    const count = /^voluntary_ctxt_switches:\s*(\d+)$/m.exec(safeRead(`/proc/${pid}/task/${task}/status`))?.[1];
+    total += Number(count ?? 0);
+  }
+  return total;
 }
 
 /**

@@ -51,6 +51,17 @@ export interface RunInfo {
   callTimeoutMs: number;
   ticksPerSecond: number;
   large?: LargePhase;
+  idle?: { seconds: number; settleSeconds: number; rows: IdleRow[] };
+}
+
+/** One target left without calls: how often its processes woke up, and the CPU they used. */
+export interface IdleRow {
+  target: TargetName;
+  /** Undefined for the baselines, which have no gateway. */
+  gatewayWakeupsPerSec: number | undefined;
+  gatewayCpuMsPerMin: number | undefined;
+  serverWakeupsPerSec: number;
+  serverCpuMsPerMin: number;
 }
 
 export interface Check {
@@ -269,6 +280,23 @@ export function stdioFloorTable(table: StatsTable, concurrencies: readonly numbe
   );
 }
 
+/** The idle part as a table; wake-ups are compared with the server's own in direct stdio. */
+export function idleTable(rows: readonly IdleRow[]): string {
+  const server = rows.find((r) => r.target === 'direct-stdio')?.serverWakeupsPerSec;
+  const figure = (value: number | undefined) => (value === undefined ? 'n/a' : value.toFixed(1));
+  return markdownTable(
+    ['target', 'gateway wake-ups/s', 'gateway CPU ms/min', 'server wake-ups/s', 'server CPU ms/min', 'gateway wake-ups vs the server alone'],
+    rows.map((r) => [
+      r.target,
+      figure(r.gatewayWakeupsPerSec),
+      figure(r.gatewayCpuMsPerMin),
+      figure(r.serverWakeupsPerSec),
+      figure(r.serverCpuMsPerMin),
+      ratio(r.gatewayWakeupsPerSec, server),
+    ]),
+  );
+}
+
 export function checksText(list: readonly Check[]): string {
   return list.map((c) => `- **${c.result}** ${c.label} — ${c.detail}`).join('\n');
 }
@@ -358,7 +386,8 @@ Settings: \`BENCH_CALLS\` (measured calls per target and concurrency, default 30
 \`BENCH_ROUNDS\` (5), \`BENCH_WARMUP\`, \`BENCH_CONCURRENCY\` (\`1,8,32\`), \`BENCH_TARGETS\`
 (comma-separated names), \`BENCH_CALL_TIMEOUT_MS\` (30000), \`BENCH_START_TIMEOUT_MS\` (90000),
 \`BENCH_SKIP_BUILD=1\` (use \`dist/\` as it is), \`BENCH_OUT\` (this file), \`BENCH_LARGE_CALLS\` (measured
-calls per target with a large answer, default 60; 0 leaves that part out).
+calls per target with a large answer, default 60; 0 leaves that part out), \`BENCH_IDLE_SECONDS\` (the idle
+window, default 10; 0 leaves that part out).
 
 A target that fails to start, or whose call fails or answers wrongly, is reported as failed
 with its error and left out from then on; the others go on. The bench exits 0 however the
@@ -389,9 +418,27 @@ it before reading a FAIL as the gateway's. In this run:
 
 ${stdioFloorTable(table, info.concurrencies)}
 
-${largeSection(info)}## Failures
+${idleSection(info)}${largeSection(info)}## Failures
 
 ${failuresText([...outcomes, ...(info.large?.outcomes ?? [])])}
+`;
+}
+
+/** The idle part of the report, when the run had one. */
+function idleSection(info: RunInfo): string {
+  const idle = info.idle;
+  if (!idle) return '';
+  return `## At rest
+
+After the rounds, every target sat ${idle.seconds} s without a call (after ${idle.settleSeconds} s to settle), side by side, its
+session still open. **Wake-ups/s** counts the times a process went to sleep and was woken again
+(the voluntary context switches of all its threads, \`/proc/PID/task/*/status\`); **CPU ms/min**
+is its utime + stime over the window, in ${1000 / info.ticksPerSecond} ms clock ticks. A long-running service that
+wakes often for nothing costs battery on a laptop and CPU on a shared host. The last column
+compares each gateway with the server it fronts, alone (the direct stdio row).
+
+${idleTable(idle.rows)}
+
 `;
 }
 
