@@ -19,6 +19,7 @@ export function serverPids(target: Target): number[] {
 export type TargetName =
   | 'direct-stdio'
   | 'stdio-relay'
+  | 'stdio-parse-relay'
   | 'orchestrator-http'
   | 'orchestrator-stdio'
   | 'supergateway'
@@ -28,6 +29,7 @@ export type TargetName =
 export const TARGET_NAMES: readonly TargetName[] = [
   'direct-stdio',
   'stdio-relay',
+  'stdio-parse-relay',
   'orchestrator-http',
   'orchestrator-stdio',
   'supergateway',
@@ -141,6 +143,17 @@ export const TARGETS: Record<TargetName, TargetDefinition> = {
     start: (ctx) => {
       const relay = join(ctx.paths.root, 'dist', 'bench', 'relay.js');
       return attachStdio(ctx, 'stdio-relay', ctx.paths.node, [relay, ctx.workload.bin, ...ctx.workload.args], ctx.workload.tool, 'root');
+    },
+  },
+  'stdio-parse-relay': {
+    describe: (p, w) =>
+      `a parsing relay (\`node dist/bench/parse-relay.js ${w.serverName}${SEPARATOR} …\`) between the client and \`${serverCommand(p, w)}\`: ` +
+      'each client line parsed, its id and tool name replaced and serialized again, answers spliced unparsed: ' +
+      'the least work any gateway that renames tools does, and no more (no sessions, routes or metrics)',
+    start: (ctx) => {
+      const relay = join(ctx.paths.root, 'dist', 'bench', 'parse-relay.js');
+      const prefix = `${ctx.workload.serverName}${SEPARATOR}`;
+      return attachStdio(ctx, 'stdio-parse-relay', ctx.paths.node, [relay, prefix, ctx.workload.bin, ...ctx.workload.args], `${prefix}${ctx.workload.tool}`, 'root');
     },
   },
   'orchestrator-http': {
