@@ -393,8 +393,11 @@ async function runPhase(ctx: StartContext, live: Map<TargetName, Target>, names:
   };
 }
 
-/** Settling time between the last call and the idle window: a call's follow-up work is not idle cost. */
-const IDLE_SETTLE_MS = 5000;
+/**
+ * Settling time between the last call and the idle window: a call's follow-up work is not idle
+ * cost. V8's memory reducer collects garbage about 8 s after allocation stops, several times.
+ */
+const IDLE_SETTLE_MS = 20_000;
 
 /**
  * Every live target left without calls for `idleMs`, side by side: how often its gateway process

@@ -454,9 +454,9 @@ After the rounds, every target sat ${idle.seconds} s without a call (after ${idl
 session still open. **Wake-ups/s** counts the times a process went to sleep and was woken again
 (the voluntary context switches of all its threads, \`/proc/PID/task/*/status\`); **CPU ms/min**
 is its utime + stime over the window, in ${1000 / info.ticksPerSecond} ms clock ticks. A long-running service that
-wakes often for nothing costs battery on a laptop and CPU on a shared host. Garbage collection
-still finishing after the rounds can add a few wake-ups and a tick or two to any row; a timer
-that fires all the time shows as tens of wake-ups a second.
+wakes often for nothing costs battery on a laptop and CPU on a shared host. The settling time
+lets the garbage collection that follows the rounds finish first; what is left in a row is the
+process's own timers.
 
 ${idleTable(idle.rows)}
 
