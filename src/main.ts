@@ -8,6 +8,7 @@ import { sha256, watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import type { ConfigSpec, LoadResult, OrchestratorSpec } from './config/types.js';
 import { createLogger, type Logger } from './log.js';
 import { Controller } from './reconcile/controller.js';
+import { folderFor } from './runtime/checkouts.js';
 import { realServerMachine } from './runtime/effects.js';
 import { LogBook } from './runtime/logbook.js';
 import { startHttpServer, type RunningHttpServer } from './control/http.js';
@@ -98,7 +99,7 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
       version: VERSION,
       hiddenValues: () => [access.token],
     }),
-    workdirFor: (spec) => (spec.repo !== undefined ? `${settings.reposDir}/${spec.name}` : dirname(file)),
+    workdirFor: (spec, peers) => folderFor(spec, peers, { reposDir: settings.reposDir, configDir: dirname(file) }),
     graceMs: settings.shutdownGraceMs,
   });
   const mcp = mcpRoutes(gateway, { log: log.child({ component: 'mcp' }), hasServer: (name) => controller.has(name) });

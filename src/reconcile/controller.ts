@@ -21,8 +21,11 @@ export interface ControllerOptions {
   log: Logger;
   /** The server machine with its effects provided. */
   machine: ServerMachine;
-  /** The folder a server is cloned into, or runs in without `repo`. */
-  workdirFor: (spec: ServerSpec) => string;
+  /**
+   * The folder a new instance is cloned into, or runs in without `repo`, given the live instances
+   * of the same server and their folders (a successor with another checkout needs its own).
+   */
+  workdirFor: (spec: ServerSpec, peers: readonly { spec: ServerSpec; workdir: string }[]) => string;
   graceMs: number;
   clock?: Clock;
   backoff?: BackoffPolicy;
@@ -42,6 +45,8 @@ interface Instance {
   spec: ServerSpec;
   hash: string;
   generation: number;
+  /** The folder it is cloned into, or runs in. */
+  workdir: string;
   actor: ActorRefFrom<ServerMachine>;
   terminating: boolean;
   held: boolean;
@@ -250,12 +255,14 @@ export class Controller {
 
   private create(spec: ServerSpec, hash: string, held: boolean, generation: number): void {
     const id = `${spec.name}#${this.nextId++}`;
+    const peers = [...this.instances.values()].filter((i) => i.name === spec.name && !RESTING.has(i.state));
+    const workdir = this.options.workdirFor(spec, peers);
     const actor = createActor(this.options.machine, {
       clock: this.clock,
       input: {
         instanceId: id,
         spec,
-        workdir: this.options.workdirFor(spec),
+        workdir,
         graceMs: this.graceMs,
         backoff: this.options.backoff,
         random: this.options.random,
@@ -267,6 +274,7 @@ export class Controller {
       spec,
       hash,
       generation,
+      workdir,
       actor,
       terminating: false,
       held,

@@ -45,25 +45,29 @@ function inPlaceFieldsDiffer(a: ServerSpec, b: ServerSpec): boolean {
 }
 
 /**
- * Whether a new instance may start beside the old one: both speak stdio (no port to fight over)
- * and share the clone as it is (same repo, ref and install), so the old keeps serving until the
- * new is ready.
+ * Whether two specs run from one checkout as it is: same repo, ref and install. Instances whose
+ * checkouts differ need folders of their own.
+ */
+export function sameCheckout(a: ServerSpec, b: ServerSpec): boolean {
+  return a.repo === b.repo && a.ref === b.ref && isDeepStrictEqual(a.install, b.install);
+}
+
+/**
+ * Whether a new instance may start beside the old one, so the old keeps serving until the new is
+ * ready: both speak stdio (no port to fight over), and either they share the checkout as it is,
+ * or both come from a repository and the new one gets a checkout of its own.
  */
 function canOverlap(old: ServerSpec, next: ServerSpec): boolean {
-  return (
-    old.transport === 'stdio' &&
-    next.transport === 'stdio' &&
-    old.repo === next.repo &&
-    old.ref === next.ref &&
-    isDeepStrictEqual(old.install, next.install)
-  );
+  if (old.transport !== 'stdio' || next.transport !== 'stdio') return false;
+  return sameCheckout(old, next) || (old.repo !== undefined && next.repo !== undefined);
 }
 
 /**
  * `desired` holds only servers that should exist (enabled ones); `observed` every live actor.
  * A changed stdio server gets its successor beside it and is retired once the successor is ready
  * (build, then swap); any other changed server is stopped first and its successor created once it
- * rests, so two processes never compete for a port or a clone.
+ * rests, so two processes never compete for a port or a clone. A successor with a checkout of its
+ * own waits until no instance but the serving one is live, so a folder is free for it.
  */
 export function plan(desired: ReadonlyMap<string, DesiredServer>, observed: readonly ObservedInstance[]): Action[] {
   const actions: Action[] = [];
@@ -100,8 +104,10 @@ export function plan(desired: ReadonlyMap<string, DesiredServer>, observed: read
 
     const serving = stale.find((o) => o.ready);
     if (serving && !want.held && canOverlap(serving.spec, want.spec)) {
-      for (const old of stale) if (old !== serving) actions.push({ type: 'terminate', id: old.id, reason: 'SpecChanged' });
-      actions.push({ type: 'create', name, spec: want.spec, hash: want.hash, held: false });
+      const others = stale.filter((o) => o !== serving);
+      for (const old of others) actions.push({ type: 'terminate', id: old.id, reason: 'SpecChanged' });
+      const folderFree = others.length === 0 && leaving.every((o) => o.resting);
+      if (sameCheckout(serving.spec, want.spec) || folderFree) actions.push({ type: 'create', name, spec: want.spec, hash: want.hash, held: false });
       continue;
     }
     if (stale.length > 0) {

@@ -30,7 +30,7 @@ export interface CheckoutResult {
 }
 
 /** Recorded inside `.git` after each checkout, so an unchanged ref needs no network. */
-const STATE_FILE = 'mcp-orchestrator.json';
+export const CHECKOUT_STATE_FILE = 'mcp-orchestrator.json';
 
 interface CheckoutState {
   ref: string | null;
@@ -305,7 +305,7 @@ async function removeLeftovers(dir: string): Promise<void> {
 
 async function readState(dir: string): Promise<CheckoutState | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(join(dir, '.git', STATE_FILE), 'utf8')) as Partial<CheckoutState>;
+    const parsed = JSON.parse(await readFile(join(dir, '.git', CHECKOUT_STATE_FILE), 'utf8')) as Partial<CheckoutState>;
     if (typeof parsed.commit !== 'string' || (parsed.ref !== null && typeof parsed.ref !== 'string')) return undefined;
     return { ref: parsed.ref, commit: parsed.commit };
   } catch {
@@ -314,5 +314,5 @@ async function readState(dir: string): Promise<CheckoutState | undefined> {
 }
 
 async function writeState(dir: string, state: CheckoutState): Promise<void> {
-  await writeFile(join(dir, '.git', STATE_FILE), `${JSON.stringify(state)}\n`);
+  await writeFile(join(dir, '.git', CHECKOUT_STATE_FILE), `${JSON.stringify(state)}\n`);
 }

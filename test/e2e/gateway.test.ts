@@ -3,7 +3,7 @@
  * server-filesystem) and an SDK-built fixture, driven by the official SDK client over Streamable
  * HTTP, over `run --stdio`, and through `connect`.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,12 +12,14 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CreateMessageRequestSchema, ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { atomicSave } from '../helpers/editors.js';
+import { makeRepoFromRevisions } from '../helpers/gitrepos.js';
 import { byName, CLI, startCli, trackedEnv, type RunningOrchestrator, STEADY, useScratch } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../node_modules/.bin/', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/gateway/sdk-server.mjs', import.meta.url));
+const STEADY_SOURCE = fileURLToPath(new URL('../fixtures/e2e/steady.js', import.meta.url));
 
 const scratch = useScratch('mcpo-gw-');
 const clients: Client[] = [];
@@ -312,6 +314,72 @@ describe('gateway over Streamable HTTP', () => {
     await waitFor(() => !isPidAlive(first.pid), { timeoutMs: 10_000, message: 'old instance gone' });
     expect(seen).toContain(`${first.pid}:old`);
     expect(seen).toContain(`${byName(after, 'fixture')!.pid}:new`);
+  });
+
+  it('moves a stdio server from git to a new ref with zero failed calls, and keeps it serving through a ref that does not exist', async () => {
+    // Each tag's server says its version: `whoami` answers "steady PID TAG".
+    const steady = await readFile(STEADY_SOURCE, 'utf8');
+    const repo = makeRepoFromRevisions(scratch.dir, 'versioned', [
+      { tag: 'v1', files: { 'server.js': `process.env.MODE = 'v1';\n${steady}` } },
+      { tag: 'v2', files: { 'server.js': `process.env.MODE = 'v2';\n${steady}` } },
+    ]);
+    const file = scratch.file;
+    const config = (ref: string) =>
+      `[orchestrator]\nrepos_dir = "repos"\nshutdown_grace = "3s"\n\n[[server]]\nrepo = "${repo.url}"\nref = "${ref}"\ncommand = ["${process.execPath}", "server.js"]\ntransport = "stdio"\ninstall = "none"\n`;
+    const repos = join(scratch.dir, 'repos');
+    await writeFile(file, config('v1'));
+    const orch = await startCli(file);
+    const first = byName(await orch.until((s) => byName(s, 'versioned')?.state === 'running', 'v1 ready', 30_000), 'versioned')!;
+    expect(await readlink(`/proc/${first.pid}/cwd`)).toBe(join(repos, 'versioned'));
+    const client = await httpClient(orch);
+    const whoami = async () => text(await client.callTool({ name: 'versioned_whoami', arguments: {} })).split(' ');
+    expect(await whoami()).toEqual(['steady', String(first.pid), 'v1']);
+
+    let failures = 0;
+    let calls = 0;
+    const versions = new Set<string>();
+    const loop = callLoop(async () => {
+      calls++;
+      try {
+        versions.add((await whoami())[2] ?? '');
+      } catch {
+        failures++;
+      }
+    }, 4);
+    let second: NonNullable<ReturnType<typeof byName>>;
+    try {
+      await atomicSave(file, config('v2'));
+      second = byName(
+        await orch.until((s) => byName(s, 'versioned')?.pid !== first.pid && byName(s, 'versioned')?.state === 'running' && !byName(s, 'versioned')!.replacement, 'v2 serving', 30_000),
+        'versioned',
+      )!;
+      await waitFor(() => versions.has('v2'), { timeoutMs: 15_000, message: 'calls reach v2' });
+    } finally {
+      await loop.stop();
+    }
+    expect(failures).toBe(0);
+    expect(calls).toBeGreaterThan(20);
+    expect(versions).toEqual(new Set(['v1', 'v2']));
+    // Built beside the one serving, in the server's second checkout folder.
+    expect(await readlink(`/proc/${second.pid}/cwd`)).toBe(join(repos, 'versioned.alt'));
+    await waitFor(() => !isPidAlive(first.pid!), { timeoutMs: 10_000, message: 'the v1 instance gone' });
+
+    // A typo in the ref: the successor cannot be checked out, and v2 keeps serving meanwhile.
+    await atomicSave(file, config('v2-typo'));
+    const broken = byName(await orch.until((s) => byName(s, 'versioned')?.replacement?.state === 'backoff', 'the successor in backoff', 30_000), 'versioned')!;
+    expect(broken.replacement!.lastError).toMatch(/v2-typo/);
+    expect(broken.pid).toBe(second.pid);
+    expect(await whoami()).toEqual(['steady', String(second.pid), 'v2']);
+
+    // Back to v1: its folder still holds the v1 checkout, so nothing is fetched.
+    await atomicSave(file, config('v1'));
+    const third = byName(
+      await orch.until((s) => byName(s, 'versioned')?.pid !== second.pid && byName(s, 'versioned')?.state === 'running' && !byName(s, 'versioned')!.replacement, 'back on v1', 30_000),
+      'versioned',
+    )!;
+    expect(await readlink(`/proc/${third.pid}/cwd`)).toBe(join(repos, 'versioned'));
+    expect(await whoami()).toEqual(['steady', String(third.pid), 'v1']);
+    expect(orch.logs.filter((l) => l.server === 'versioned' && l.msg === 'checkout unchanged').length).toBeGreaterThan(0);
   });
 });
 

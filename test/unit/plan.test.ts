@@ -19,6 +19,7 @@ const httpA = spec({ name: 'a', transport: 'http' });
 const httpA2 = spec({ name: 'a', transport: 'http', env: { X: '1' } });
 const a2 = spec({ name: 'a', env: { X: '1' } });
 const next = (s: ServerSpec, extra: Partial<ObservedInstance> = {}) => seen(s, { id: `${s.name}#2`, ...extra });
+const fromRepo = (ref: string, extra: Partial<ServerSpec> = {}) => spec({ name: 'a', repo: 'file:///repos/a.git', ref, ...extra });
 
 describe('specHash', () => {
   it('changes with the fields that shape the process', () => {
@@ -102,9 +103,42 @@ describe('plan', () => {
       ],
     },
     {
-      name: 'stops first when the clone changes (a new ref), even for stdio',
-      desired: [want(spec({ name: 'a', ref: 'v2' }))],
-      observed: [seen(a)],
+      name: 'starts a stdio server on a new ref beside the one serving (it gets a checkout of its own)',
+      desired: [want(fromRepo('v2'))],
+      observed: [seen(fromRepo('v1'))],
+      actions: [{ type: 'create', name: 'a', spec: fromRepo('v2'), hash: specHash(fromRepo('v2')), held: false }],
+    },
+    {
+      name: 'a second new ref while the first successor starts: that one stops, the next waits for its folder',
+      desired: [want(fromRepo('v3'))],
+      observed: [seen(fromRepo('v1')), next(fromRepo('v2'), { ready: false })],
+      actions: [{ type: 'terminate', id: 'a#2', reason: 'SpecChanged' }],
+    },
+    {
+      name: 'a successor with a checkout of its own waits until the stopped one rests',
+      desired: [want(fromRepo('v3'))],
+      observed: [seen(fromRepo('v1')), next(fromRepo('v2'), { ready: false, terminating: true })],
+      actions: [],
+    },
+    {
+      name: 'and is created once it does',
+      desired: [want(fromRepo('v3'))],
+      observed: [seen(fromRepo('v1')), next(fromRepo('v2'), { ready: false, terminating: true, resting: true })],
+      actions: [
+        { type: 'dispose', id: 'a#2' },
+        { type: 'create', name: 'a', spec: fromRepo('v3'), hash: specHash(fromRepo('v3')), held: false },
+      ],
+    },
+    {
+      name: 'stops a changed http server from a repository first, whatever changed',
+      desired: [want(fromRepo('v2', { transport: 'http' }))],
+      observed: [seen(fromRepo('v1', { transport: 'http' }))],
+      actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
+    },
+    {
+      name: 'stops first when a stdio server without a repository changes its install (one folder)',
+      desired: [want(spec({ name: 'a', repo: undefined, install: { kind: 'command', command: 'make' } }))],
+      observed: [seen(spec({ name: 'a', repo: undefined }))],
       actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
     },
     {

@@ -1,0 +1,79 @@
+/**
+ * Which folder an instance of a server runs in. A server with `repo` has two checkout folders,
+ * `repos_dir/NAME` and `repos_dir/NAME.alt`: a successor whose checkout differs from the one
+ * serving (another ref, repo or install) is built in the folder the serving one does not use, so
+ * the old keeps serving until the new is ready. The other folder keeps the previous checkout and
+ * its install, so going back to it needs no network and no install.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServerSpec } from '../config/types.js';
+import { sameCheckout } from '../reconcile/plan.js';
+import { CHECKOUT_STATE_FILE } from './git.js';
+
+/** A live instance of the server (not resting), and the folder it runs in. */
+export interface Peer {
+  spec: ServerSpec;
+  workdir: string;
+}
+
+export interface FolderOptions {
+  reposDir: string;
+  /** Where a server without `repo` runs: the config file's folder. */
+  configDir: string;
+  /** Whether `dir` holds a checkout of `repo` at `ref` already (its last checkout). */
+  holds?: (dir: string, repo: string, ref: string | undefined) => boolean;
+}
+
+/** The second checkout folder's suffix; a server name cannot hold a dot, so it names no server. */
+const ALTERNATE_SUFFIX = '.alt';
+
+/** The folders a server with `repo` may be checked out in, the usual one first. */
+function checkoutFolders(reposDir: string, name: string): [string, string] {
+  return [join(reposDir, name), join(reposDir, `${name}${ALTERNATE_SUFFIX}`)];
+}
+
+/**
+ * The folder for a new instance of `spec`, given the live instances of the same server. It shares
+ * a peer's folder when their checkouts are the same; otherwise it takes a folder no peer uses,
+ * preferring one that holds its checkout already.
+ */
+export function folderFor(spec: ServerSpec, peers: readonly Peer[], options: FolderOptions): string {
+  if (spec.repo === undefined) return options.configDir;
+  const repo = spec.repo;
+  const sharing = peers.find((peer) => sameCheckout(peer.spec, spec));
+  if (sharing) return sharing.workdir;
+  const folders = checkoutFolders(options.reposDir, spec.name);
+  const free = folders.filter((folder) => !peers.some((peer) => peer.workdir === folder));
+  const holds = options.holds ?? holdsCheckout;
+  // The controller starts such a successor only once a folder is free; the usual one otherwise.
+  return free.find((folder) => holds(folder, repo, spec.ref)) ?? free[0] ?? folders[0];
+}
+
+/**
+ * Whether `dir` was last checked out from `repo` at `ref`: the state the checkout records in
+ * `.git`, and its origin in `.git/config`. Read synchronously: two small files.
+ */
+export function holdsCheckout(dir: string, repo: string, ref: string | undefined): boolean {
+  try {
+    const state = JSON.parse(readFileSync(join(dir, '.git', CHECKOUT_STATE_FILE), 'utf8')) as { ref?: unknown };
+    if (state.ref !== (ref ?? null)) return false;
+    return originOf(readFileSync(join(dir, '.git', 'config'), 'utf8')) === repo;
+  } catch {
+    return false;
+  }
+}
+
+/** `remote.origin.url` from the text of a `.git/config`. */
+export function originOf(config: string): string | undefined {
+  let inOrigin = false;
+  for (const raw of config.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('[')) inOrigin = /^\[remote\s+"origin"\]$/.test(line);
+    else if (inOrigin) {
+      const match = /^url\s*=\s*(.*)$/.exec(line);
+      if (match) return match[1];
+    }
+  }
+  return undefined;
+}
