@@ -307,8 +307,6 @@ export async function startOrchestrator(options: RunOptions): Promise<Orchestrat
   };
 }
 
-const STARTED_STATES: ReadonlySet<string> = new Set(['running', 'backoff', 'failed', 'stopped']);
-
 /**
  * Resolves once every enabled server (or only the one named `only`) is ready or has given up for
  * now (backoff, failed, stopped), or after `waitMs`, whichever comes first; never rejects. With
@@ -316,11 +314,7 @@ const STARTED_STATES: ReadonlySet<string> = new Set(['running', 'backoff', 'fail
  */
 function serversStarted(controller: Controller, waitMs: number, only?: string, log?: Logger): Promise<void> {
   const begun = Date.now();
-  const pending = () =>
-    controller
-      .status()
-      .servers.filter((s) => (only === undefined || s.name === only) && s.enabled && !STARTED_STATES.has(s.state))
-      .map((s) => s.name);
+  const pending = () => controller.startingServers(only);
   return new Promise<void>((resolve) => {
     if (waitMs <= 0 || pending().length === 0) {
       resolve();

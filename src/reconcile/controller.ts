@@ -70,6 +70,8 @@ interface ConfiguredEntry {
 }
 
 const RESTING: ReadonlySet<ServerStateName> = new Set(['stopped', 'failed']);
+/** Where a start ends for now: ready, or waiting to retry, or given up. */
+const GIVEN_UP_OR_READY: ReadonlySet<ServerStateName> = new Set(['running', 'backoff', 'failed', 'stopped']);
 /** A loop that is still dirty after this many passes yields to the event loop and carries on. */
 const MAX_PASSES = 50;
 
@@ -384,6 +386,21 @@ export class Controller {
   /** Whether a server of this name is configured (enabled or not). */
   has(name: string): boolean {
     return this.configured.has(name) || [...this.instances.values()].some((i) => i.name === name);
+  }
+
+  /**
+   * Enabled servers (or only `only`) whose current spec has not got as far as ready or giving up
+   * for now (backoff, failed, stopped). An instance being stopped for a changed spec does not
+   * count for its successor, even once it rests: the successor may not exist yet.
+   */
+  startingServers(only?: string): string[] {
+    const starting: string[] = [];
+    for (const [name, entry] of this.configured) {
+      if ((only !== undefined && name !== only) || !entry.spec?.enabled) continue;
+      const current = [...this.instances.values()].find((i) => i.name === name && !i.terminating);
+      if (!current || !GIVEN_UP_OR_READY.has(current.state)) starting.push(name);
+    }
+    return starting;
   }
 
   /** Resolves once no reconcile pass is pending. */

@@ -277,6 +277,19 @@ describe('gateway over Streamable HTTP', () => {
     expect(byName(await again.status(), 'hung')?.state).toBe('starting');
   });
 
+  it('a spec edited during the start-up wait holds initialize until the new instance is up, not just the old one stopped', async () => {
+    // Slow to start: the first instance is still starting when the edit replaces it.
+    const slow = [process.execPath, '-e', `setTimeout(() => import(${JSON.stringify(STEADY_SOURCE)}), 2000)`];
+    const config = (mode: string) => `[gateway]\nstartup_wait = "30s"\n\n` + stdio('slow', slow, `env = { MODE = "${mode}" }`);
+    await writeFile(scratch.file, config('first'));
+    const orch = await startCli(scratch.file);
+    const connecting = httpClient(orch);
+    await atomicSave(scratch.file, config('second'));
+    const client = await connecting;
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('slow_whoami');
+    expect(text(await client.callTool({ name: 'slow_whoami', arguments: {} }))).toMatch(/ second$/);
+  });
+
   it('replaces a stdio server whose env changed with zero failed calls', async () => {
     const file = scratch.file;
     const config = (mode: string) => `[orchestrator]\nshutdown_grace = "3s"\n\n` + stdio('fixture', [process.execPath, FIXTURE], `env = { MODE = "${mode}" }`);
