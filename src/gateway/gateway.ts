@@ -165,14 +165,18 @@ export class Gateway {
   private async routeServerRequest(upstream: Upstream, method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
     const capability = CAPABILITY_OF[method];
     if (!capability) throw new McpError(ErrorCode.MethodNotFound, `the gateway does not relay ${method}`);
-    // The client whose call to this server is in flight, the most recent first; else any client able to answer.
+    // The client whose call to this server is in flight, the most recent first.
     let ongoing: { session: Session; clientId: Id; started: number } | undefined;
     for (const candidate of this.sessions) {
       const call = candidate.supports(capability) ? candidate.latestCallTo(upstream) : undefined;
       if (call && (!ongoing || call.started >= ongoing.started)) ongoing = { session: candidate, clientId: call.clientId, started: call.started };
     }
-    const session = ongoing?.session ?? [...this.sessions].reverse().find((s) => s.initialized && s.supports(capability));
-    if (!session) throw new McpError(ErrorCode.InvalidRequest, `no connected client supports ${capability}, so ${method} from server "${upstream.server}" cannot be answered`);
+    // Else the newest client that sees this server: one of the aggregate or of its own endpoint.
+    const sees = (s: Session) => s.scope === undefined || s.scope === upstream.server;
+    const session = ongoing?.session ?? [...this.sessions].reverse().find((s) => s.initialized && sees(s) && s.supports(capability));
+    if (!session) {
+      throw new McpError(ErrorCode.InvalidRequest, `no connected client of server "${upstream.server}" supports ${capability}, so its ${method} cannot be answered`);
+    }
     try {
       return await session.ask(method, params, ongoing?.clientId, signal);
     } catch (error) {
