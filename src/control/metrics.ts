@@ -31,8 +31,15 @@ const FOLD_CALLS_EVERY = 256;
 /** Past this many distinct tool names per server, further ones share the label `_other`. */
 const MAX_TOOLS_PER_SERVER = 256;
 
-/** How often the event loop's lag is sampled for the `nodejs_eventloop_lag_*` metrics. */
-const EVENT_LOOP_SAMPLE_MS = 1000;
+/**
+ * prom-client's `nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds` come from a timer
+ * that fires every 10 ms, waking an idle orchestrator a hundred times a second, and each value
+ * includes that period (so a coarser timer would make them read the period, not the lag). They are
+ * left out; `nodejs_eventloop_lag_seconds`, measured at each scrape, stays.
+ */
+const SAMPLED_LAG = /_eventloop_lag_(min|max|mean|stddev|p50|p90|p99)_seconds$/;
+/** The period of the timer behind the metrics left out: rare, since nothing reads it. */
+const UNUSED_LAG_TIMER_MS = 60_000;
 
 export interface MetricsOptions {
   controller: Controller;
@@ -110,10 +117,13 @@ export class Metrics {
       collect,
     });
 
-    // The event loop lag is sampled once a second, not at Node's default of every 10 ms: an idle
-    // orchestrator would otherwise wake a hundred times a second for a metric nobody reads that often.
     if (options.processMetrics ?? true) {
-      collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+      const defaults = new Registry();
+      collectDefaultMetrics({ register: defaults, prefix: METRICS_PREFIX, eventLoopMonitoringPrecision: UNUSED_LAG_TIMER_MS });
+      for (const { name: metricName } of defaults.getMetricsAsArray()) {
+        const metric = defaults.getSingleMetric(metricName);
+        if (metric && !SAMPLED_LAG.test(metricName)) this.registry.registerMetric(metric);
+      }
     }
     this.unsubscribe = options.events.subscribe(({ event }) => this.onEvent(event));
   }
