@@ -77,3 +77,29 @@ export function originOf(config: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Runs git and install work one step at a time per folder. A machine stopped while cloning or
+ * installing rests at once, but the step it left goes on until its processes are gone (an install
+ * gets SIGTERM, then SIGKILL after a grace); the next instance's work in that folder waits for it.
+ */
+export class FolderQueue {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  run<T>(folder: string, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+    const before = this.tails.get(folder) ?? Promise.resolve();
+    const result = before.then(() => {
+      signal.throwIfAborted();
+      return work();
+    });
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    this.tails.set(folder, tail);
+    void tail.then(() => {
+      if (this.tails.get(folder) === tail) this.tails.delete(folder);
+    });
+    return result;
+  }
+}

@@ -18,6 +18,7 @@ import {
 } from '../../machines/server.js';
 import type { ServerSpec } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { FolderQueue } from './checkouts.js';
 import { ensureCheckout } from './git.js';
 import { ensureInstalled, venvBinDir } from './install.js';
 import type { LogBook } from './logbook.js';
@@ -99,13 +100,15 @@ function installMarker(spec: ServerSpec, workdir: string, reposDir: string): str
 export function realServerMachine(options: EffectsOptions): typeof serverMachine {
   const { log, logBook, gateway, version } = options;
   const startWindowMs = options.startWindowMs ?? 1_000;
+  const folders = new FolderQueue();
 
   return serverMachine.provide({
     actors: {
       clone: fromPromise<CloneOutput, CloneInput>(async ({ input, signal }) => {
         const { spec, workdir } = input;
-        if (spec.repo === undefined) return { action: 'not a repository' };
-        const result = await ensureCheckout({ repo: spec.repo, ref: spec.ref, dir: workdir, signal, log: log.child({ server: spec.name }) });
+        const repo = spec.repo;
+        if (repo === undefined) return { action: 'not a repository' };
+        const result = await folders.run(workdir, signal, () => ensureCheckout({ repo, ref: spec.ref, dir: workdir, signal, log: log.child({ server: spec.name }) }));
         return { commit: result.commit, action: result.action };
       }),
 
@@ -117,16 +120,18 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
           return { skipped: true, description: 'no repository, nothing to install (set install to a command to run one)' };
         }
         const cwd = serverCwd(spec, workdir);
-        return ensureInstalled({
-          spec,
-          workdir: cwd,
-          markerFile: installMarker(spec, workdir, options.reposDir()),
-          commit,
-          env: serverEnv(spec, cwd, options.env, options.hiddenValues?.()),
-          signal,
-          log: log.child({ server: spec.name }),
-          onLine: (stream, line) => logBook.push(spec.name, stream, `[install] ${line}`),
-        });
+        return folders.run(workdir, signal, () =>
+          ensureInstalled({
+            spec,
+            workdir: cwd,
+            markerFile: installMarker(spec, workdir, options.reposDir()),
+            commit,
+            env: serverEnv(spec, cwd, options.env, options.hiddenValues?.()),
+            signal,
+            log: log.child({ server: spec.name }),
+            onLine: (stream, line) => logBook.push(spec.name, stream, `[install] ${line}`),
+          }),
+        );
       }),
 
       process: fromCallback<ProcessCommand, ProcessInput, ProcessEvent>(({ input, sendBack, receive }) => {

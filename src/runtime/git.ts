@@ -140,9 +140,15 @@ async function cloneInto(git: Git, target: string, ref: string | undefined): Pro
 
 /** Fetch `ref` shallowly (by name or full sha) and check it out detached; a full fetch if that fails. */
 async function fetchAndCheckout(git: Git, dir: string, ref: string | undefined): Promise<string> {
+  // A failed fetch leaves the tree and its record as they were; a checkout forgets the record
+  // first, so one cut short never leaves a tree that claims the ref it had.
+  const checkout = async (target: string) => {
+    await rm(join(dir, '.git', CHECKOUT_STATE_FILE), { force: true });
+    await git.run(dir, ['checkout', '--quiet', '--force', '--detach', target], 'checkout');
+  };
   try {
     await git.run(dir, ['fetch', '--depth', '1', '--no-tags', 'origin', ref ?? 'HEAD'], 'fetch');
-    await git.run(dir, ['checkout', '--quiet', '--force', '--detach', 'FETCH_HEAD'], 'checkout');
+    await checkout('FETCH_HEAD');
   } catch (error) {
     const refMissing = error instanceof GitFailure && error.step === 'fetch' && /couldn't find remote ref|not our ref|unadvertised object|no such remote ref/i.test(error.detail);
     // Names are found by the shallow fetch; only a commit (abbreviated, or refused by id) needs all history.
@@ -150,7 +156,7 @@ async function fetchAndCheckout(git: Git, dir: string, ref: string | undefined):
     const shallow = existsSync(join(dir, '.git', 'shallow'));
     await git.run(dir, ['fetch', '--tags', ...(shallow ? ['--unshallow'] : []), 'origin', '+refs/heads/*:refs/remotes/origin/*'], 'fetch');
     const commit = await resolveLocal(git, dir, ref);
-    await git.run(dir, ['checkout', '--quiet', '--force', '--detach', commit], 'checkout');
+    await checkout(commit);
   }
   return (await git.run(dir, ['rev-parse', 'HEAD'], 'rev-parse')).trim();
 }

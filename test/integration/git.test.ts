@@ -1,12 +1,12 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readArgv, snapshotProcesses } from '../../src/runtime/procfs.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
-import { ensureCheckout } from '../../src/runtime/git.js';
-import { makeBareRepo, type BareRepo } from '../helpers/gitrepos.js';
+import { CHECKOUT_STATE_FILE, ensureCheckout } from '../../src/runtime/git.js';
+import { makeBareRepo, makeRepoFromRevisions, type BareRepo } from '../helpers/gitrepos.js';
 import { memoryLogger } from '../helpers/logs.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { TempDirs } from '../helpers/tmp.js';
@@ -127,6 +127,22 @@ describe('ensureCheckout', () => {
     expect(existsSync(fresh)).toBe(false);
     await expect(ensureCheckout({ repo: alpha.url, ref: 'deadbeef', dir: fresh, log })).rejects.toThrow(/^git fetch of file:\/\/.* failed: no commit matches "deadbeef"/);
     expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('forgets which ref the folder holds when a checkout fails, so nothing later takes the tree for it', async () => {
+    const repo = makeRepoFromRevisions(temp.make('mcp-orch-repos-'), 'gamma', [
+      { tag: 'v1', files: { 'version.txt': 'gamma v1\n' } },
+      { tag: 'v2', files: { 'extra.txt': 'added in v2\n' } },
+    ]);
+    const dir = checkoutDir();
+    await ensureCheckout({ repo: repo.url, ref: 'v1', dir, log });
+    // A lock left on the index (another git, a crash): the fetch succeeds, the checkout cannot.
+    writeFileSync(join(dir, '.git', 'index.lock'), '');
+    await expect(ensureCheckout({ repo: repo.url, ref: 'v2', dir, log })).rejects.toThrow(/^git checkout of file:\/\/.* failed/);
+    expect(existsSync(join(dir, '.git', CHECKOUT_STATE_FILE))).toBe(false);
+    rmSync(join(dir, '.git', 'index.lock'));
+    // Asked for v1 again, it checks v1 out rather than trusting a record of it.
+    expect(await ensureCheckout({ repo: repo.url, ref: 'v1', dir, log })).toEqual({ dir, commit: repo.commits.v1, action: 'checked-out' });
   });
 
   it('never shows the credentials of a URL, in errors or in logs', async () => {

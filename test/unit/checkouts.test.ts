@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { folderFor, holdsCheckout, originOf } from '../../src/runtime/checkouts.js';
+import { FolderQueue, folderFor, holdsCheckout, originOf } from '../../src/runtime/checkouts.js';
 import { CHECKOUT_STATE_FILE } from '../../src/runtime/git.js';
 import { spec } from '../machines/fakes.js';
 import { TempDirs } from '../helpers/tmp.js';
@@ -80,5 +80,74 @@ describe('originOf', () => {
   it('reads remote.origin.url, not another remote', () => {
     expect(originOf('[remote "upstream"]\n\turl = https://a.example/x.git\n[remote "origin"]\n\turl = https://b.example/y.git\n')).toBe('https://b.example/y.git');
     expect(originOf('[core]\n\tbare = false\n')).toBeUndefined();
+  });
+});
+
+describe('FolderQueue', () => {
+  /** A step that runs until `finish` is called, recording when it starts and ends. */
+  function step(events: string[], name: string): { work: () => Promise<string>; finish: () => void } {
+    let finish = () => {};
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    return {
+      work: async () => {
+        events.push(`${name} start`);
+        await done;
+        events.push(`${name} end`);
+        return name;
+      },
+      finish: () => finish(),
+    };
+  }
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("starts a folder's next step only once the one before has ended, even if that one's machine gave up on it", async () => {
+    const queue = new FolderQueue();
+    const events: string[] = [];
+    const abandoned = new AbortController();
+    const first = step(events, 'install of the stopped instance');
+    const second = step(events, 'clone of the next instance');
+    const firstResult = queue.run('/repos/a.alt', abandoned.signal, first.work);
+    await settle();
+    // Its machine was stopped: it rests, but the install's processes are still being ended.
+    abandoned.abort();
+    const secondResult = queue.run('/repos/a.alt', new AbortController().signal, second.work);
+    await settle();
+    expect(events).toEqual(['install of the stopped instance start']);
+    first.finish();
+    await firstResult;
+    await settle();
+    second.finish();
+    expect(await secondResult).toBe('clone of the next instance');
+    expect(events).toEqual(['install of the stopped instance start', 'install of the stopped instance end', 'clone of the next instance start', 'clone of the next instance end']);
+  });
+
+  it('goes on after a step that failed, and never waits across folders', async () => {
+    const queue = new FolderQueue();
+    const events: string[] = [];
+    const failing = queue.run('/repos/a', new AbortController().signal, () => Promise.reject(new Error('npm ci failed')));
+    const other = step(events, 'b');
+    const otherResult = queue.run('/repos/b', new AbortController().signal, other.work);
+    await settle();
+    expect(events).toEqual(['b start']);
+    other.finish();
+    await otherResult;
+    await expect(failing).rejects.toThrow('npm ci failed');
+    expect(await queue.run('/repos/a', new AbortController().signal, async () => 'after')).toBe('after');
+  });
+
+  it('does not start a step whose own machine gave up while it waited', async () => {
+    const queue = new FolderQueue();
+    const events: string[] = [];
+    const first = step(events, 'first');
+    void queue.run('/repos/a', new AbortController().signal, first.work);
+    const waiting = new AbortController();
+    const never = queue.run('/repos/a', waiting.signal, async () => {
+      events.push('never');
+      return 'never';
+    });
+    waiting.abort(new Error('stopped'));
+    first.finish();
+    await expect(never).rejects.toThrow('stopped');
+    expect(events).toEqual(['first start', 'first end']);
   });
 });
