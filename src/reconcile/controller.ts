@@ -200,9 +200,16 @@ export class Controller {
     const desired = new Map([...this.desired].map(([name, want]) => [name, { ...want, held: this.held.has(name) }]));
     const actions = plan(desired, this.observe());
     for (const action of actions) this.execute(action, generation);
-    // Instances the pass left untouched have now observed this generation too.
-    for (const instance of this.instances.values()) if (!instance.terminating) instance.generation = generation;
-    this.observedGeneration = generation;
+    // Instances of the current specs have now observed this generation too; one still serving an
+    // older spec (its successor not created yet) has not.
+    for (const instance of this.instances.values()) if (this.runsCurrentSpec(instance)) instance.generation = generation;
+    // Applied once every server meant to run has an instance of its current spec.
+    const applied = [...this.desired.keys()].every((name) => [...this.instances.values()].some((i) => i.name === name && this.runsCurrentSpec(i)));
+    if (applied) this.observedGeneration = generation;
+  }
+
+  private runsCurrentSpec(instance: Instance): boolean {
+    return !instance.terminating && this.desired.get(instance.name)?.hash === instance.hash;
   }
 
   private observe(): ObservedInstance[] {
@@ -522,7 +529,11 @@ export class Controller {
     };
   }
 
-  /** A second live instance of the same server: the successor starting beside the one serving. */
+  /**
+   * A second live instance of the same server: the successor starting beside the one serving. Or
+   * none yet while the serving one runs an older spec: its successor waits for a folder, until
+   * an earlier successor has stopped.
+   */
   private replacementOf(serving: Instance): ReplacementStatus | null {
     for (const other of this.instances.values()) {
       if (other === serving || other.name !== serving.name || other.terminating) continue;
@@ -536,7 +547,16 @@ export class Controller {
         since: new Date(other.since).toISOString(),
       };
     }
-    return null;
+    const want = this.desired.get(serving.name);
+    if (!want || want.hash === serving.hash || serving.terminating) return null;
+    return {
+      state: 'pending',
+      reason: 'WaitingForPredecessor',
+      message: 'the new spec starts once the instance started for an earlier edit has stopped',
+      lastError: null,
+      pid: null,
+      since: this.configured.get(serving.name)?.since ?? new Date(serving.since).toISOString(),
+    };
   }
 
   /**

@@ -55,11 +55,15 @@ export function sameCheckout(a: ServerSpec, b: ServerSpec): boolean {
 /**
  * Whether a new instance may start beside the old one, so the old keeps serving until the new is
  * ready: both speak stdio (no port to fight over), and either they share the checkout as it is,
- * or both come from a repository and the new one gets a checkout of its own.
+ * or both come from a repository and the new one gets a checkout of its own. Not for the same
+ * repository without a ref: its checkout is the default branch as first cloned, and a second
+ * clone now could be another commit.
  */
 function canOverlap(old: ServerSpec, next: ServerSpec): boolean {
   if (old.transport !== 'stdio' || next.transport !== 'stdio') return false;
-  return sameCheckout(old, next) || (old.repo !== undefined && next.repo !== undefined);
+  if (sameCheckout(old, next)) return true;
+  if (old.repo === undefined || next.repo === undefined) return false;
+  return !(old.repo === next.repo && old.ref === undefined && next.ref === undefined);
 }
 
 /**

@@ -5,7 +5,8 @@
  * the old keeps serving until the new is ready. The other folder keeps the previous checkout and
  * its install, so going back to it needs no network and no install.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerSpec } from '../config/types.js';
 import { sameCheckout } from '../reconcile/plan.js';
@@ -23,7 +24,12 @@ export interface FolderOptions {
   configDir: string;
   /** Whether `dir` holds a checkout of `repo` at `ref` already (its last checkout). */
   holds?: (dir: string, repo: string, ref: string | undefined) => boolean;
+  /** When an instance running in `dir` was last ready (ms since the epoch), 0 for never. */
+  servedAt?: (dir: string) => number;
 }
+
+/** Touched in a checkout's `.git` each time an instance running there becomes ready. */
+const SERVED_FILE = 'mcp-orchestrator-served';
 
 /** The second checkout folder's suffix; a server name cannot hold a dot, so it names no server. */
 const ALTERNATE_SUFFIX = '.alt';
@@ -36,7 +42,8 @@ function checkoutFolders(reposDir: string, name: string): [string, string] {
 /**
  * The folder for a new instance of `spec`, given the live instances of the same server. It shares
  * a peer's folder when their checkouts are the same; otherwise it takes a folder no peer uses,
- * preferring one that holds its checkout already.
+ * preferring one that holds its checkout already and, of two that do (same ref, another install),
+ * the one that served last: after a restart the server runs where it ran before.
  */
 export function folderFor(spec: ServerSpec, peers: readonly Peer[], options: FolderOptions): string {
   if (spec.repo === undefined) return options.configDir;
@@ -46,8 +53,24 @@ export function folderFor(spec: ServerSpec, peers: readonly Peer[], options: Fol
   const folders = checkoutFolders(options.reposDir, spec.name);
   const free = folders.filter((folder) => !peers.some((peer) => peer.workdir === folder));
   const holds = options.holds ?? holdsCheckout;
+  const servedAt = options.servedAt ?? lastServed;
+  const holding = free.filter((folder) => holds(folder, repo, spec.ref)).sort((a, b) => servedAt(b) - servedAt(a));
   // The controller starts such a successor only once a folder is free; the usual one otherwise.
-  return free.find((folder) => holds(folder, repo, spec.ref)) ?? free[0] ?? folders[0];
+  return holding[0] ?? free[0] ?? folders[0];
+}
+
+/** Record that an instance running in checkout `dir` is ready (best effort). */
+export async function markServed(dir: string): Promise<void> {
+  await writeFile(join(dir, '.git', SERVED_FILE), `${new Date().toISOString()}\n`).catch(() => {});
+}
+
+/** When an instance in checkout `dir` was last ready, in ms since the epoch; 0 for never. */
+export function lastServed(dir: string): number {
+  try {
+    return statSync(join(dir, '.git', SERVED_FILE)).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 /**

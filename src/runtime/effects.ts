@@ -18,7 +18,7 @@ import {
 } from '../../machines/server.js';
 import type { ServerSpec } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { FolderQueue } from './checkouts.js';
+import { FolderQueue, markServed } from './checkouts.js';
 import { ensureCheckout } from './git.js';
 import { ensureInstalled, venvBinDir } from './install.js';
 import type { LogBook } from './logbook.js';
@@ -171,6 +171,7 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
           }
           upstream = connected;
           if (connected) gateway.registry.attach(connected);
+          if (spec.repo !== undefined) void markServed(workdir);
           sendBack({ type: 'process.ready' });
         };
         const notReady = async (error: Error) => {

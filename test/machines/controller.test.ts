@@ -86,6 +86,36 @@ describe('controller', () => {
     expect(t.server('a').replacement).toMatchObject({ state: 'backoff', lastError: 'process exited with code 127' });
   });
 
+  it('a second new ref while the first successor starts: status says the newest waits, and the generation is not applied yet', async () => {
+    const t = setup({ autoClone: true, autoInstall: true });
+    const old = await t.running([spec({ name: 'a', ref: 'v1' })], 'a');
+    t.controller.applyConfig(loaded([spec({ name: 'a', ref: 'v2' })]));
+    await t.settle();
+    const first = t.effects.processes[1]!;
+    t.controller.applyConfig(loaded([spec({ name: 'a', ref: 'v3' })]));
+    await t.settle();
+    // The v2 successor is being stopped; v3 needs its folder and waits. v1 still serves.
+    expect(first.terminations).toHaveLength(1);
+    expect(t.effects.processes).toHaveLength(2);
+    let status = t.controller.status();
+    expect(status.generation).toBe(3);
+    expect(status.observedGeneration).toBe(2);
+    expect(t.server('a')).toMatchObject({ state: 'running', pid: old.pid, observedGeneration: 1 });
+    expect(t.server('a').replacement).toMatchObject({ state: 'pending', reason: 'WaitingForPredecessor' });
+
+    first.exit(null, 'SIGTERM');
+    await t.settle();
+    expect(t.effects.processes).toHaveLength(3);
+    status = t.controller.status();
+    expect(status.observedGeneration).toBe(3);
+    expect(t.server('a').replacement).toMatchObject({ state: 'starting' });
+    t.effects.processes[2]!.ready();
+    await t.settle();
+    old.exit(null, 'SIGTERM');
+    await t.settle();
+    expect(t.server('a')).toMatchObject({ state: 'running', pid: t.effects.processes[2]!.pid, observedGeneration: 3, replacement: null });
+  });
+
   it('a spec change resets the backoff', async () => {
     const t = setup({ autoClone: true, autoInstall: true });
     t.controller.applyConfig(loaded([spec({ name: 'a' })]));

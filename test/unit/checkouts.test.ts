@@ -40,6 +40,12 @@ describe('folderFor', () => {
     expect(folderFor(v2, [{ spec: v1, workdir: alternate }], options())).toBe(primary);
   });
 
+  it('of two folders holding the checkout, takes the one that served last (a restart after an install change)', () => {
+    const both = { ...options({ [primary]: 'v1', [alternate]: 'v1' }) };
+    expect(folderFor(v1, [], { ...both, servedAt: (dir) => (dir === alternate ? 2000 : 1000) })).toBe(alternate);
+    expect(folderFor(v1, [], { ...both, servedAt: (dir) => (dir === primary ? 2000 : 1000) })).toBe(primary);
+  });
+
   it('counts another install as another checkout', () => {
     expect(folderFor(spec({ ref: 'v1', install: { kind: 'none' } }), [{ spec: v1, workdir: primary }], options())).toBe(alternate);
   });

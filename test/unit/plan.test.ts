@@ -136,6 +136,12 @@ describe('plan', () => {
       actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
     },
     {
+      name: 'stops first when a server from a repository without a ref changes its install (a second clone could be a newer commit)',
+      desired: [want(spec({ name: 'a', install: { kind: 'none' } }))],
+      observed: [seen(spec({ name: 'a' }))],
+      actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
+    },
+    {
       name: 'stops first when a stdio server without a repository changes its install (one folder)',
       desired: [want(spec({ name: 'a', repo: undefined, install: { kind: 'command', command: 'make' } }))],
       observed: [seen(spec({ name: 'a', repo: undefined }))],
