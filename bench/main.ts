@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runBatch } from './load.js';
-import { cpuSample, cpuSinceMs, killAll, machineInfo, sleepsOf, ticksPerSecond } from './procs.js';
+import { cpuSample, cpuSinceMs, killAll, machineInfo, sleepsBetween, sleepsOf, ticksPerSecond } from './procs.js';
 import {
   checks,
   checksText,
@@ -407,7 +407,7 @@ async function measureIdle(live: ReadonlyMap<TargetName, Target>, names: readonl
   log(`idle: ${idleMs / 1000} s without calls`);
   await sleep(IDLE_SETTLE_MS);
   assertRunning();
-  const sleeps = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + (sleepsOf(pid) ?? 0), 0);
+  const sleeps = (pids: readonly number[]) => new Map(pids.flatMap((pid) => [...sleepsOf(pid)]));
   const before = names.flatMap((name) => {
     const target = live.get(name);
     if (!target) return [];
@@ -421,9 +421,9 @@ async function measureIdle(live: ReadonlyMap<TargetName, Target>, names: readonl
   const perMinute = 60_000 / idleMs;
   return before.map((b) => ({
     target: b.name,
-    gatewayWakeupsPerSec: b.gateway.length ? (sleeps(b.gateway) - b.gatewaySleeps) * perSecond : undefined,
+    gatewayWakeupsPerSec: b.gateway.length ? sleepsBetween(b.gatewaySleeps, sleeps(b.gateway)) * perSecond : undefined,
     gatewayCpuMsPerMin: b.gateway.length ? cpuSinceMs(b.gatewayCpu) * perMinute : undefined,
-    serverWakeupsPerSec: (sleeps(b.servers) - b.serverSleeps) * perSecond,
+    serverWakeupsPerSec: sleepsBetween(b.serverSleeps, sleeps(b.servers)) * perSecond,
     serverCpuMsPerMin: cpuSinceMs(b.serverCpu) * perMinute,
   }));
 }

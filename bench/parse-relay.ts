@@ -9,6 +9,7 @@
  * `node dist/bench/parse-relay.js PREFIX SERVER [ARGS...]`.
  */
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 
 const [prefix, command, ...args] = process.argv.slice(2);
@@ -41,8 +42,10 @@ function lineWriter(stream: Writable): (line: string) => void {
 /** Calls `onLine` with each complete line of `stream`. */
 function readLines(stream: Readable, onLine: (line: string) => void): void {
   let rest = '';
+  // A character split across two reads is decoded whole.
+  const decoder = new StringDecoder('utf8');
   stream.on('data', (chunk: Buffer) => {
-    const lines = (rest + chunk.toString('utf8')).split('\n');
+    const lines = (rest + decoder.write(chunk)).split('\n');
     rest = lines.pop() ?? '';
     for (const line of lines) if (line !== '') onLine(line);
   });

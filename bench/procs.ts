@@ -60,21 +60,31 @@ export function cpuSinceMs(before: ReadonlyMap<number, number>): number {
 }
 
 /**
- * How many times the process has gone to sleep so far (its threads' voluntary context switches
- * summed): each is a wake-up later. Undefined once it is gone.
+ * How many times each thread of the process has gone to sleep so far (its voluntary context
+ * switches), by thread id: each is a wake-up later. Empty once the process is gone.
  */
-export function sleepsOf(pid: number): number | undefined {
+export function sleepsOf(pid: number): Map<string, number> {
+  const counts = new Map<string, number>();
   let tasks: string[];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return undefined;
+    return counts;
   }
-  let total = 0;
   for (const task of tasks) {
     const count = /^voluntary_ctxt_switches:\s*(\d+)$/m.exec(safeRead(`/proc/${pid}/task/${task}/status`))?.[1];
-    total += Number(count ?? 0);
+    if (count !== undefined) counts.set(`${pid}/${task}`, Number(count));
   }
+  return counts;
+}
+
+/**
+ * Wake-ups between two `sleepsOf` samples (merged over processes): threads seen in the second,
+ * less what each had in the first. A thread that ended in between is left out, not subtracted.
+ */
+export function sleepsBetween(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): number {
+  let total = 0;
+  for (const [thread, count] of after) total += count - (before.get(thread) ?? 0);
   return total;
 }
 
