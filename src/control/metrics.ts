@@ -35,7 +35,7 @@ const MAX_TOOLS_PER_SERVER = 256;
  * prom-client's `nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds` come from a timer
  * that fires every 10 ms, waking an idle orchestrator a hundred times a second, and each value
  * includes that period (so a coarser timer would make them read the period, not the lag). They are
- * left out; `nodejs_eventloop_lag_seconds`, measured at each scrape, stays.
+ * left out; `nodejs_eventloop_lag_seconds`, from a probe each scrape starts, stays.
  */
 const SAMPLED_LAG = /_eventloop_lag_(min|max|mean|stddev|p50|p90|p99)_seconds$/;
 /** The period of the timer behind the metrics left out: rare, since nothing reads it. */

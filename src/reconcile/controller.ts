@@ -397,14 +397,14 @@ export class Controller {
 
   /**
    * Enabled servers (or only `only`) whose current spec has not got as far as ready or giving up
-   * for now (backoff, failed, stopped). An instance being stopped for a changed spec does not
-   * count for its successor, even once it rests: the successor may not exist yet.
+   * for now (backoff, failed, stopped). An instance of an older spec does not count for its
+   * successor, whether it still serves or is being stopped: the successor may not exist yet.
    */
   startingServers(only?: string): string[] {
     const starting: string[] = [];
     for (const [name, entry] of this.configured) {
       if ((only !== undefined && name !== only) || !entry.spec?.enabled) continue;
-      const current = [...this.instances.values()].find((i) => i.name === name && !i.terminating);
+      const current = [...this.instances.values()].find((i) => i.name === name && this.runsCurrentSpec(i));
       if (!current || !GIVEN_UP_OR_READY.has(current.state)) starting.push(name);
     }
     return starting;

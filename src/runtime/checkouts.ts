@@ -39,11 +39,25 @@ function checkoutFolders(reposDir: string, name: string): [string, string] {
   return [join(reposDir, name), join(reposDir, `${name}${ALTERNATE_SUFFIX}`)];
 }
 
+/** The server's other checkout folder. */
+function siblingOf(folder: string): string {
+  return folder.endsWith(ALTERNATE_SUFFIX) ? folder.slice(0, -ALTERNATE_SUFFIX.length) : `${folder}${ALTERNATE_SUFFIX}`;
+}
+
+/**
+ * Whether `folder` is the one of its server's two that served last (or neither ever served): its
+ * record of the ref it holds is current, while the other's may be old (a branch moved since).
+ */
+export function servedLast(folder: string, servedAt: (dir: string) => number = lastServed): boolean {
+  return servedAt(folder) >= servedAt(siblingOf(folder));
+}
+
 /**
  * The folder for a new instance of `spec`, given the live instances of the same server. It shares
- * a peer's folder when their checkouts are the same; otherwise it takes a folder no peer uses,
- * preferring one that holds its checkout already and, of two that do (same ref, another install),
- * the one that served last: after a restart the server runs where it ran before.
+ * a peer's folder when their checkouts are the same; otherwise it takes a folder no peer uses:
+ * one that holds its checkout already, else the one that served last, where a server stopped for
+ * its change is checked out again in place. Of two that qualify alike, the one that served last:
+ * after a restart the server runs where it ran before.
  */
 export function folderFor(spec: ServerSpec, peers: readonly Peer[], options: FolderOptions): string {
   if (spec.repo === undefined) return options.configDir;
@@ -54,9 +68,9 @@ export function folderFor(spec: ServerSpec, peers: readonly Peer[], options: Fol
   const free = folders.filter((folder) => !peers.some((peer) => peer.workdir === folder));
   const holds = options.holds ?? holdsCheckout;
   const servedAt = options.servedAt ?? lastServed;
-  const holding = free.filter((folder) => holds(folder, repo, spec.ref)).sort((a, b) => servedAt(b) - servedAt(a));
+  const byLastServed = [...free].sort((a, b) => servedAt(b) - servedAt(a));
   // The controller starts such a successor only once a folder is free; the usual one otherwise.
-  return holding[0] ?? free[0] ?? folders[0];
+  return byLastServed.find((folder) => holds(folder, repo, spec.ref)) ?? byLastServed[0] ?? folders[0];
 }
 
 /** Record that an instance running in checkout `dir` is ready (best effort). */

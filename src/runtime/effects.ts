@@ -18,7 +18,7 @@ import {
 } from '../../machines/server.js';
 import type { ServerSpec } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { FolderQueue, markServed } from './checkouts.js';
+import { FolderQueue, markServed, servedLast } from './checkouts.js';
 import { ensureCheckout } from './git.js';
 import { ensureInstalled, venvBinDir } from './install.js';
 import type { LogBook } from './logbook.js';
@@ -108,7 +108,9 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
         const { spec, workdir } = input;
         const repo = spec.repo;
         if (repo === undefined) return { action: 'not a repository' };
-        const result = await folders.run(workdir, signal, () => ensureCheckout({ repo, ref: spec.ref, dir: workdir, signal, log: log.child({ server: spec.name }) }));
+        const serverLog = log.child({ server: spec.name });
+        const trustRecord = servedLast(workdir);
+        const result = await folders.run(workdir, signal, () => ensureCheckout({ repo, ref: spec.ref, dir: workdir, trustRecord, signal, log: serverLog }));
         return { commit: result.commit, action: result.action };
       }),
 

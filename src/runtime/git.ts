@@ -15,6 +15,12 @@ export interface CheckoutOptions {
   ref?: string;
   /** The checkout folder; its parent is created if needed. */
   dir: string;
+  /**
+   * Whether the folder's record of its last checkout may stand for the ref now (default true).
+   * False for a folder that has not been serving: a branch it recorded may have moved since, so
+   * the ref is fetched again (a full commit id is trusted anyway).
+   */
+  trustRecord?: boolean;
   signal?: AbortSignal;
   log: Logger;
 }
@@ -31,6 +37,9 @@ export interface CheckoutResult {
 
 /** Recorded inside `.git` after each checkout, so an unchanged ref needs no network. */
 export const CHECKOUT_STATE_FILE = 'mcp-orchestrator.json';
+
+/** A ref that names one commit for good. */
+const FULL_COMMIT = /^[0-9a-f]{40}([0-9a-f]{24})?$/i;
 
 interface CheckoutState {
   ref: string | null;
@@ -76,7 +85,8 @@ export async function ensureCheckout(opts: CheckoutOptions): Promise<CheckoutRes
   }
 
   const state = await readState(dir);
-  if (state !== undefined && state.ref === ref) {
+  const trusted = opts.trustRecord !== false || (ref !== null && FULL_COMMIT.test(ref));
+  if (state !== undefined && state.ref === ref && trusted) {
     const commit = (await git.run(dir, ['rev-parse', 'HEAD'], 'rev-parse')).trim();
     log.debug({ ...where, commit }, 'checkout unchanged');
     return { dir, commit, action: 'unchanged' };

@@ -384,7 +384,7 @@ describe('gateway over Streamable HTTP', () => {
     expect(broken.pid).toBe(second.pid);
     expect(await whoami()).toEqual(['steady', String(second.pid), 'v2']);
 
-    // Back to v1: its folder still holds the v1 checkout, so nothing is fetched.
+    // Back to v1, in the folder that still holds it.
     await atomicSave(file, config('v1'));
     const third = byName(
       await orch.until((s) => byName(s, 'versioned')?.pid !== second.pid && byName(s, 'versioned')?.state === 'running' && !byName(s, 'versioned')!.replacement, 'back on v1', 30_000),
@@ -392,7 +392,6 @@ describe('gateway over Streamable HTTP', () => {
     )!;
     expect(await readlink(`/proc/${third.pid}/cwd`)).toBe(join(repos, 'versioned'));
     expect(await whoami()).toEqual(['steady', String(third.pid), 'v1']);
-    expect(orch.logs.filter((l) => l.server === 'versioned' && l.msg === 'checkout unchanged').length).toBeGreaterThan(0);
   });
 });
 

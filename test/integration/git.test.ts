@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readArgv, snapshotProcesses } from '../../src/runtime/procfs.js';
 import { createServer, type Server } from 'node:http';
@@ -143,6 +144,25 @@ describe('ensureCheckout', () => {
     rmSync(join(dir, '.git', 'index.lock'));
     // Asked for v1 again, it checks v1 out rather than trusting a record of it.
     expect(await ensureCheckout({ repo: repo.url, ref: 'v1', dir, log })).toEqual({ dir, commit: repo.commits.v1, action: 'checked-out' });
+  });
+
+  it('fetches a branch again in a folder whose record is not trusted, and trusts a full commit id anyway', async () => {
+    const root = temp.make('mcp-orch-repos-');
+    const repo = makeRepoFromRevisions(root, 'delta', [{ tag: 'v1', files: { 'version.txt': 'delta v1\n' } }]);
+    const dir = checkoutDir();
+    // On the branch main, as it is now.
+    await ensureCheckout({ repo: repo.url, ref: 'main', dir, log });
+    const moved = makeRepoFromRevisions(root, 'delta-next', [{ tag: 'v1', files: { 'version.txt': 'delta v1\n' } }, { tag: 'v2', files: { 'version.txt': 'delta v2\n' } }]);
+    // The branch moves on: point the folder's remote at a repository whose main has a newer commit.
+    execFileSync('git', ['-C', dir, 'remote', 'set-url', 'origin', moved.url]);
+    const record = JSON.parse(readFileSync(join(dir, '.git', CHECKOUT_STATE_FILE), 'utf8')) as { ref: string };
+    expect(record.ref).toBe('main');
+    expect(await ensureCheckout({ repo: moved.url, ref: 'main', dir, log })).toMatchObject({ action: 'unchanged' });
+    expect(await ensureCheckout({ repo: moved.url, ref: 'main', dir, log, trustRecord: false })).toEqual({ dir, commit: moved.commits.v2, action: 'checked-out' });
+    expect(version(dir)).toBe('delta v2');
+    const full = moved.commits.v2!;
+    await ensureCheckout({ repo: moved.url, ref: full, dir, log });
+    expect(await ensureCheckout({ repo: moved.url, ref: full, dir, log, trustRecord: false })).toMatchObject({ action: 'unchanged' });
   });
 
   it('never shows the credentials of a URL, in errors or in logs', async () => {

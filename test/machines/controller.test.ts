@@ -116,6 +116,19 @@ describe('controller', () => {
     expect(t.server('a')).toMatchObject({ state: 'running', pid: t.effects.processes[2]!.pid, observedGeneration: 3, replacement: null });
   });
 
+  it('counts a server as starting while its new spec starts, even with the old one serving', async () => {
+    const t = setup({ autoClone: true, autoInstall: true });
+    await t.running([spec({ name: 'a' })], 'a');
+    expect(t.controller.startingServers()).toEqual([]);
+    t.controller.applyConfig(loaded([spec({ name: 'a', env: { V: '2' } })]));
+    await t.settle();
+    expect(t.server('a').state).toBe('running');
+    expect(t.controller.startingServers()).toEqual(['a']);
+    t.effects.processes[1]!.ready();
+    await t.settle();
+    expect(t.controller.startingServers()).toEqual([]);
+  });
+
   it('a spec change resets the backoff', async () => {
     const t = setup({ autoClone: true, autoInstall: true });
     t.controller.applyConfig(loaded([spec({ name: 'a' })]));

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FolderQueue, folderFor, holdsCheckout, originOf } from '../../src/runtime/checkouts.js';
+import { FolderQueue, folderFor, holdsCheckout, originOf, servedLast } from '../../src/runtime/checkouts.js';
 import { CHECKOUT_STATE_FILE } from '../../src/runtime/git.js';
 import { spec } from '../machines/fakes.js';
 import { TempDirs } from '../helpers/tmp.js';
@@ -46,8 +46,22 @@ describe('folderFor', () => {
     expect(folderFor(v1, [], { ...both, servedAt: (dir) => (dir === primary ? 2000 : 1000) })).toBe(primary);
   });
 
+  it('with no live instance and neither folder holding the ref, checks out in place where it served last (a server stopped for its change)', () => {
+    expect(folderFor(spec({ ref: 'v3' }), [], { ...options(), servedAt: (dir) => (dir === primary ? 2000 : 1000) })).toBe(primary);
+    expect(folderFor(spec({ ref: 'v3' }), [], { ...options(), servedAt: (dir) => (dir === alternate ? 2000 : 1000) })).toBe(alternate);
+  });
+
   it('counts another install as another checkout', () => {
     expect(folderFor(spec({ ref: 'v1', install: { kind: 'none' } }), [{ spec: v1, workdir: primary }], options())).toBe(alternate);
+  });
+});
+
+describe('servedLast', () => {
+  it("compares a folder with the server's other one", () => {
+    const servedAt = (dir: string) => ({ [primary]: 2000, [alternate]: 1000 })[dir] ?? 0;
+    expect(servedLast(primary, servedAt)).toBe(true);
+    expect(servedLast(alternate, servedAt)).toBe(false);
+    expect(servedLast('/srv/repos/beta', () => 0)).toBe(true);
   });
 });
 

@@ -63,7 +63,7 @@ describe('Metrics', () => {
     expect(value(m, 'config_reload_failures_total')).toBe(0);
     // Node process metrics share the registry and the prefix.
     expect(m.some((f) => f.name === `${P}process_cpu_user_seconds_total`)).toBe(true);
-    // The event loop's lag as measured at the scrape, not the percentiles of a 10 ms timer's lateness.
+    // The event loop's lag from a probe each scrape starts, not the percentiles of a 10 ms timer's lateness.
     expect(m.some((f) => f.name === `${P}nodejs_eventloop_lag_seconds`)).toBe(true);
     expect(m.filter((f) => f.name.startsWith(`${P}nodejs_eventloop_lag_`)).map((f) => f.name)).toEqual([`${P}nodejs_eventloop_lag_seconds`]);
     expect(t.metrics.contentType).toMatch(/^text\/plain/);

@@ -136,10 +136,22 @@ describe('plan', () => {
       actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
     },
     {
-      name: 'stops first when a server from a repository without a ref changes its install (a second clone could be a newer commit)',
+      name: 'stops first when a server from a repository changes its install alone (a second checkout of its ref could be another commit)',
+      desired: [want(fromRepo('main', { install: { kind: 'none' } }))],
+      observed: [seen(fromRepo('main'))],
+      actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
+    },
+    {
+      name: 'the same without a ref',
       desired: [want(spec({ name: 'a', install: { kind: 'none' } }))],
       observed: [seen(spec({ name: 'a' }))],
       actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
+    },
+    {
+      name: 'starts a stdio server moved to another repository beside the one serving',
+      desired: [want(fromRepo('v1', { repo: 'file:///repos/b.git' }))],
+      observed: [seen(fromRepo('v1'))],
+      actions: [{ type: 'create', name: 'a', spec: fromRepo('v1', { repo: 'file:///repos/b.git' }), hash: specHash(fromRepo('v1', { repo: 'file:///repos/b.git' })), held: false }],
     },
     {
       name: 'stops first when a stdio server without a repository changes its install (one folder)',
