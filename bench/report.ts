@@ -455,8 +455,9 @@ session still open. **Wake-ups/s** counts the times a process went to sleep and 
 (the voluntary context switches of all its threads, \`/proc/PID/task/*/status\`); **CPU ms/min**
 is its utime + stime over the window, in ${1000 / info.ticksPerSecond} ms clock ticks. A long-running service that
 wakes often for nothing costs battery on a laptop and CPU on a shared host. The settling time
-lets the garbage collection that follows the rounds finish first; what is left in a row is the
-process's own timers.
+lets most of the garbage collection that follows the rounds finish first, but V8 may still be
+collecting in a row or two (some wake-ups and a few hundred ms of CPU, in different rows from run
+to run); a periodic timer shows in the same row in every run.
 
 ${idleTable(idle.rows)}
 
