@@ -22,7 +22,7 @@ function renderTable(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-function oneLine(text: string | null, max = 80): string {
+function oneLine(text: string | null, max = 200): string {
   if (!text) return '';
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
@@ -31,7 +31,7 @@ function oneLine(text: string | null, max = 80): string {
 export function renderServers(servers: ServerStatus[], now = Date.now()): string {
   if (servers.length === 0) return 'No servers configured.';
   return renderTable(
-    ['NAME', 'STATE', 'READY', 'RESTARTS', 'AGE', 'PID', 'LAST ERROR'],
+    ['NAME', 'STATE', 'READY', 'RESTARTS', 'AGE', 'PID', 'VERSION', 'LAST ERROR'],
     servers.map((s) => [
       s.name,
       s.state,
@@ -39,14 +39,25 @@ export function renderServers(servers: ServerStatus[], now = Date.now()): string
       String(s.restarts),
       formatAge(s.since, now),
       s.pid === null ? '-' : String(s.pid),
-      oneLine(s.configError ?? replacementError(s) ?? s.lastError),
+      version(s.ref, s.commit),
+      oneLine(s.configError ?? replacementNote(s) ?? s.lastError),
     ]),
   );
 }
 
-/** Why the new instance of a changed server is not serving yet: the edit has not taken effect. */
-function replacementError(s: ServerStatus): string | null {
+/** What a server from git runs: `ref@commit` (the commit shortened), or `-` without one. */
+function version(ref: string | null, commit: string | null): string {
+  const short = commit?.slice(0, 7);
+  if (ref && short) return `${ref}@${short}`;
+  return ref ?? short ?? '-';
+}
+
+/** A changed server's new instance, while the old one serves: how far it got, or why it fails. */
+function replacementNote(s: ServerStatus): string | null {
   const next = s.replacement;
-  if (!next?.lastError) return null;
-  return `edit not applied (new instance ${next.state}): ${next.lastError}`;
+  if (!next) return null;
+  const target = version(next.ref, next.commit);
+  const to = target === '-' ? '' : ` to ${target}`;
+  if (!next.lastError) return `edit being applied${to}: new instance ${next.state}`;
+  return `edit not applied${to} (new instance ${next.state}): ${next.lastError}; the running instance keeps serving`;
 }

@@ -239,7 +239,13 @@ export class Controller {
         this.log.info({ server: instance.name }, 'settings applied in place');
         return;
       case 'terminate': {
-        const what = { Removed: 'stopping removed server', SpecChanged: 'stopping changed server before its successor starts', Replaced: 'successor ready; retiring the old instance' };
+        // A successor started for an earlier edit, while another instance serves: not an outage.
+        const servingBeside = [...this.instances.values()].some((i) => i !== instance && i.name === instance.name && !i.terminating && i.state === 'running');
+        const what = {
+          Removed: 'stopping removed server',
+          SpecChanged: servingBeside ? 'stopping the instance started for an earlier edit; the serving one stays' : 'stopping changed server before its successor starts',
+          Replaced: 'successor ready; retiring the old instance',
+        };
         this.log.info({ server: instance.name, instance: instance.id, reason: action.reason }, what[action.reason]);
         this.retire(instance);
         // An instance already resting produces no transition: look again.
@@ -496,6 +502,8 @@ export class Controller {
         configError: entry?.issue ?? null,
         observedGeneration: this.observedGeneration,
         specHash: spec ? specHash(spec) : null,
+        ref: spec?.ref ?? null,
+        commit: null,
         conditions: [configValid, { type: 'Ready', status: 'False', reason, message: '', lastTransitionTime: since }],
         replacement: null,
       };
@@ -523,6 +531,8 @@ export class Controller {
       configError: entry?.issue ?? null,
       observedGeneration: instance.generation,
       specHash: instance.hash,
+      ref: instance.spec.ref ?? null,
+      commit: context.commit ?? null,
       // Reason and message as they are now; each status's time from the state change that set it.
       conditions: [configValid, ...mergeConditions(instance.conditions, instanceConditions(instance, context), since)],
       replacement: this.replacementOf(instance),
@@ -540,6 +550,8 @@ export class Controller {
       const context = other.actor.getSnapshot().context;
       return {
         state: other.state,
+        ref: other.spec.ref ?? null,
+        commit: context.commit ?? null,
         reason: context.reason,
         message: context.message ?? null,
         lastError: context.lastError ?? null,
@@ -551,6 +563,8 @@ export class Controller {
     if (!want || want.hash === serving.hash || serving.terminating) return null;
     return {
       state: 'pending',
+      ref: this.configured.get(serving.name)?.spec?.ref ?? null,
+      commit: null,
       reason: 'WaitingForPredecessor',
       message: 'the new spec starts once the instance started for an earlier edit has stopped',
       lastError: null,

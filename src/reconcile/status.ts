@@ -49,6 +49,10 @@ export interface ServerStatus {
   /** The config generation whose spec this server runs. */
   observedGeneration: number;
   specHash: string | null;
+  /** The `ref` of the spec it runs (null: the default branch, or no `repo`). */
+  ref: string | null;
+  /** The commit checked out for it; null without `repo` or before the clone. */
+  commit: string | null;
   conditions: Condition[];
   /**
    * While a changed stdio server's successor starts beside it (build, then swap): the successor's
@@ -59,6 +63,9 @@ export interface ServerStatus {
 
 export interface ReplacementStatus {
   state: ServerStateName;
+  /** The successor's `ref` and, once cloned, its commit. */
+  ref: string | null;
+  commit: string | null;
   reason: string;
   message: string | null;
   lastError: string | null;

@@ -373,13 +373,15 @@ describe('gateway over Streamable HTTP', () => {
     expect(failures).toBe(0);
     expect(calls).toBeGreaterThan(20);
     expect(versions).toEqual(new Set(['v1', 'v2']));
-    // Built beside the one serving, in the server's second checkout folder.
+    // Built beside the one serving, in the server's second checkout folder; status says what runs.
     expect(await readlink(`/proc/${second.pid}/cwd`)).toBe(join(repos, 'versioned.alt'));
+    expect(second).toMatchObject({ ref: 'v2', commit: repo.commits.v2 });
     await waitFor(() => !isPidAlive(first.pid!), { timeoutMs: 10_000, message: 'the v1 instance gone' });
 
     // A typo in the ref: the successor cannot be checked out, and v2 keeps serving meanwhile.
     await atomicSave(file, config('v2-typo'));
     const broken = byName(await orch.until((s) => byName(s, 'versioned')?.replacement?.state === 'backoff', 'the successor in backoff', 30_000), 'versioned')!;
+    expect(broken.replacement).toMatchObject({ ref: 'v2-typo', commit: null });
     expect(broken.replacement!.lastError).toMatch(/v2-typo/);
     expect(broken.pid).toBe(second.pid);
     expect(await whoami()).toEqual(['steady', String(second.pid), 'v2']);

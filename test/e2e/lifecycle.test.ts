@@ -169,8 +169,8 @@ describe('CLI', () => {
     const pid = byName(await orch.until((s) => byName(s, 'steady')?.state === 'running', 'running'), 'steady')!.pid!;
     const { stdout } = await run(process.execPath, [CLI, 'status', '--url', orch.url]);
     const [header, row] = stdout.split('\n');
-    expect(header).toMatch(/^NAME\s+STATE\s+READY\s+RESTARTS\s+AGE\s+PID\s+LAST ERROR$/);
-    expect(row).toMatch(new RegExp(`^steady\\s+running\\s+yes\\s+0\\s+\\d+s\\s+${pid}$`));
+    expect(header).toMatch(/^NAME\s+STATE\s+READY\s+RESTARTS\s+AGE\s+PID\s+VERSION\s+LAST ERROR$/);
+    expect(row).toMatch(new RegExp(`^steady\\s+running\\s+yes\\s+0\\s+\\d+s\\s+${pid}\\s+-$`));
     const json = JSON.parse((await run(process.execPath, [CLI, 'status', '--json', '--url', orch.url])).stdout) as { servers: unknown[] };
     expect(json.servers).toHaveLength(1);
 

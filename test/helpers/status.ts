@@ -19,6 +19,8 @@ export function serverStatus(overrides: Partial<ServerStatus> = {}): ServerStatu
     configError: null,
     observedGeneration: 1,
     specHash: 'h',
+    ref: null,
+    commit: null,
     conditions: [],
     replacement: null,
     ...overrides,

@@ -11,19 +11,27 @@ const server = (overrides: Partial<ServerStatus>) =>
 describe('renderServers (mcp-orchestrator status)', () => {
   it('shows one row per server, with its age and pid', () => {
     expect(renderServers([server({})], NOW).split('\n')).toEqual([
-      'NAME   STATE     READY   RESTARTS   AGE   PID    LAST ERROR',
-      'mem    running   yes     0          60s   4242',
+      'NAME   STATE     READY   RESTARTS   AGE   PID    VERSION   LAST ERROR',
+      'mem    running   yes     0          60s   4242   -',
     ]);
   });
 
+  it('shows the ref and commit a server from git runs, and where an edit to another one stands', () => {
+    const replacement = { state: 'installing' as const, ref: 'v2', commit: 'b'.repeat(40), reason: 'Cloned', message: null, lastError: null, pid: null, since: '2026-01-01T00:09:30.000Z' };
+    const row = renderServers([server({ ref: 'v1', commit: 'a'.repeat(40), replacement })], NOW).split('\n')[1];
+    expect(row).toContain('v1@aaaaaaa');
+    expect(row).toContain('edit being applied to v2@bbbbbbb: new instance installing');
+    expect(renderServers([server({ ref: null, commit: 'c'.repeat(40) })], NOW)).toContain('ccccccc');
+  });
+
   it('says when an edit is not applied because its new instance fails, though the old one serves', () => {
-    const replacement = { state: 'backoff' as const, reason: 'ExitedDuringStartup', message: null, lastError: 'command not found: mcp-server-memoryX', pid: null, since: '2026-01-01T00:09:30.000Z' };
+    const replacement = { state: 'backoff' as const, ref: null, commit: null, reason: 'ExitedDuringStartup', message: null, lastError: 'command not found: mcp-server-memoryX', pid: null, since: '2026-01-01T00:09:30.000Z' };
     const row = renderServers([server({ replacement })], NOW).split('\n')[1];
-    expect(row).toContain('edit not applied (new instance backoff): command not found: mcp-server-memoryX');
+    expect(row).toContain('edit not applied (new instance backoff): command not found: mcp-server-memoryX; the running instance keeps serving');
   });
 
   it('puts the entry error first, then the replacement, then the last error', () => {
-    const replacement = { state: 'backoff' as const, reason: 'ExitedDuringStartup', message: null, lastError: 'boom', pid: null, since: '2026-01-01T00:09:30.000Z' };
+    const replacement = { state: 'backoff' as const, ref: null, commit: null, reason: 'ExitedDuringStartup', message: null, lastError: 'boom', pid: null, since: '2026-01-01T00:09:30.000Z' };
     expect(renderServers([server({ configError: 'cfg:3:1: bad', replacement, lastError: 'old' })], NOW)).toContain('cfg:3:1: bad');
     expect(renderServers([server({ lastError: 'exited with code 1' })], NOW)).toContain('exited with code 1');
   });
