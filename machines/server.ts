@@ -22,6 +22,11 @@ export interface ServerMachineInput {
   spec: ServerSpec;
   /** Where the server is cloned (or, without `repo`, the folder it runs in). */
   workdir: string;
+  /**
+   * A commit to check out instead of what `ref` names now: a successor for a change of `install`
+   * alone runs the very commit the serving instance runs.
+   */
+  pin?: string;
   /** SIGTERM → SIGKILL grace when stopping the process. */
   graceMs: number;
   backoff?: BackoffPolicy;
@@ -32,6 +37,7 @@ export interface ServerMachineInput {
 export interface CloneInput {
   spec: ServerSpec;
   workdir: string;
+  pin?: string;
 }
 export interface CloneOutput {
   commit?: string;
@@ -79,6 +85,7 @@ export interface ServerContext {
   instanceId: string;
   spec: ServerSpec;
   workdir: string;
+  pin?: string;
   graceMs: number;
   backoff: BackoffPolicy;
   random: () => number;
@@ -203,6 +210,7 @@ export const serverMachine = setup({
     instanceId: input.instanceId,
     spec: input.spec,
     workdir: input.workdir,
+    ...(input.pin ? { pin: input.pin } : {}),
     graceMs: input.graceMs,
     backoff: input.backoff ?? DEFAULT_BACKOFF,
     random: input.random ?? Math.random,
@@ -231,7 +239,7 @@ export const serverMachine = setup({
     cloning: {
       invoke: {
         src: 'clone',
-        input: ({ context }) => ({ spec: context.spec, workdir: context.workdir }),
+        input: ({ context }) => ({ spec: context.spec, workdir: context.workdir, ...(context.pin ? { pin: context.pin } : {}) }),
         onDone: {
           target: 'installing',
           actions: assign({

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { BackoffPolicy } from '../runtime/backoff.js';
 import { systemClock, type Clock } from '../runtime/types.js';
 import { specHash } from './hash.js';
-import { plan, type Action, type DesiredServer, type ObservedInstance } from './plan.js';
+import { plan, sameCheckout, type Action, type DesiredServer, type ObservedInstance } from './plan.js';
 import { mergeConditions, type Condition, type OrchestratorStatus, type ReplacementStatus, type ServerStatus } from './status.js';
 
 export type ServerMachine = typeof serverMachine;
@@ -272,12 +272,14 @@ export class Controller {
     const id = `${spec.name}#${this.nextId++}`;
     const peers = [...this.instances.values()].filter((i) => i.name === spec.name && !RESTING.has(i.state));
     const workdir = this.options.workdirFor(spec, peers);
+    const pin = this.pinFor(spec, peers);
     const actor = createActor(this.options.machine, {
       clock: this.clock,
       input: {
         instanceId: id,
         spec,
         workdir,
+        ...(pin ? { pin } : {}),
         graceMs: this.graceMs,
         backoff: this.options.backoff,
         random: this.options.random,
@@ -306,6 +308,16 @@ export class Controller {
     actor.start();
     this.log.info({ server: spec.name, hash }, 'server created');
     actor.send({ type: held ? 'server.stop' : 'server.start' });
+  }
+
+  /**
+   * The commit a new instance must check out when only its `install` differs from the one serving:
+   * that one's, since a second checkout of its ref now could be another commit (a branch moved).
+   */
+  private pinFor(spec: ServerSpec, peers: readonly Instance[]): string | undefined {
+    if (spec.repo === undefined) return undefined;
+    const serving = peers.find((p) => p.state === 'running' && p.spec.repo === spec.repo && p.spec.ref === spec.ref && !sameCheckout(p.spec, spec));
+    return serving?.actor.getSnapshot().context.commit;
   }
 
   private observeSnapshot(instance: Instance, value: unknown, context: ServerContext): void {

@@ -55,15 +55,12 @@ export function sameCheckout(a: ServerSpec, b: ServerSpec): boolean {
 /**
  * Whether a new instance may start beside the old one, so the old keeps serving until the new is
  * ready: both speak stdio (no port to fight over), and either they share the checkout as it is,
- * or both come from a repository and the new one moves to another ref or repository, checked out
- * in a folder of its own. Not for a new install alone: a second checkout of the same ref could
- * be another commit (a branch moves), so that one is reinstalled in place.
+ * or both come from a repository and the new one gets a checkout of its own (for a new install
+ * alone, of the very commit the old one runs).
  */
 function canOverlap(old: ServerSpec, next: ServerSpec): boolean {
   if (old.transport !== 'stdio' || next.transport !== 'stdio') return false;
-  if (sameCheckout(old, next)) return true;
-  if (old.repo === undefined || next.repo === undefined) return false;
-  return old.repo !== next.repo || old.ref !== next.ref;
+  return sameCheckout(old, next) || (old.repo !== undefined && next.repo !== undefined);
 }
 
 /**

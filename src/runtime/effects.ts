@@ -105,12 +105,12 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
   return serverMachine.provide({
     actors: {
       clone: fromPromise<CloneOutput, CloneInput>(async ({ input, signal }) => {
-        const { spec, workdir } = input;
+        const { spec, workdir, pin } = input;
         const repo = spec.repo;
         if (repo === undefined) return { action: 'not a repository' };
         const serverLog = log.child({ server: spec.name });
         const trustRecord = servedLast(workdir);
-        const result = await folders.run(workdir, signal, () => ensureCheckout({ repo, ref: spec.ref, dir: workdir, trustRecord, signal, log: serverLog }));
+        const result = await folders.run(workdir, signal, () => ensureCheckout({ repo, ref: spec.ref, pin, dir: workdir, trustRecord, signal, log: serverLog }));
         return { commit: result.commit, action: result.action };
       }),
 

@@ -21,6 +21,11 @@ export interface CheckoutOptions {
    * the ref is fetched again (a full commit id is trusted anyway).
    */
   trustRecord?: boolean;
+  /**
+   * A commit to check out instead of what `ref` names now, recorded as a checkout of `ref`: a
+   * second checkout of the version another folder runs (a branch may have moved since).
+   */
+  pin?: string;
   signal?: AbortSignal;
   log: Logger;
 }
@@ -59,18 +64,21 @@ export async function ensureCheckout(opts: CheckoutOptions): Promise<CheckoutRes
     // An argument starting with "-" would be read by git as an option.
     if (value !== undefined && (value === '' || value.startsWith('-'))) throw new Error(`invalid git ${field} ${JSON.stringify(redactUrl(value))}`);
   }
+  if (opts.pin !== undefined && !FULL_COMMIT.test(opts.pin)) throw new Error(`invalid commit to pin ${JSON.stringify(opts.pin)}`);
   opts.signal?.throwIfAborted();
   const dir = resolve(opts.dir);
   const git = new Git(opts.repo, opts.signal);
   const ref = opts.ref ?? null;
+  // What is fetched and checked out; the record names `ref` either way.
+  const target = opts.pin ?? opts.ref;
   const log = opts.log;
-  const where = { repo: redactUrl(opts.repo), ref, dir };
+  const where = { repo: redactUrl(opts.repo), ref, dir, ...(opts.pin ? { pin: opts.pin } : {}) };
   await mkdir(dirname(dir), { recursive: true });
   await removeLeftovers(dir);
 
   if (!existsSync(dir) || (await readdir(dir)).length === 0) {
     log.info(where, 'cloning repository');
-    const commit = await cloneInPlace(git, dir, opts.ref, false);
+    const commit = await cloneInPlace(git, dir, target, ref, false);
     log.info({ ...where, commit }, 'repository cloned');
     return { dir, commit, action: 'cloned' };
   }
@@ -79,33 +87,37 @@ export async function ensureCheckout(opts: CheckoutOptions): Promise<CheckoutRes
   const origin = existsSync(join(dir, '.git')) ? await git.tryRun(dir, ['config', '--get', 'remote.origin.url']) : undefined;
   if (origin?.trim() !== opts.repo) {
     log.info({ ...where, previous: origin === undefined ? null : redactUrl(origin.trim()) }, 'repository changed, re-cloning');
-    const commit = await cloneInPlace(git, dir, opts.ref, true);
+    const commit = await cloneInPlace(git, dir, target, ref, true);
     log.info({ ...where, commit }, 'repository re-cloned');
     return { dir, commit, action: 'recloned' };
   }
 
   const state = await readState(dir);
   const trusted = opts.trustRecord !== false || (ref !== null && FULL_COMMIT.test(ref));
-  if (state !== undefined && state.ref === ref && trusted) {
+  const current = opts.pin === undefined ? trusted : state?.commit === opts.pin;
+  if (state !== undefined && state.ref === ref && current) {
     const commit = (await git.run(dir, ['rev-parse', 'HEAD'], 'rev-parse')).trim();
     log.debug({ ...where, commit }, 'checkout unchanged');
     return { dir, commit, action: 'unchanged' };
   }
 
   log.info({ ...where, previousRef: state?.ref ?? null }, 'checking out ref');
-  const commit = await fetchAndCheckout(git, dir, opts.ref);
+  const commit = await fetchAndCheckout(git, dir, target);
   await writeState(dir, { ref, commit });
   log.info({ ...where, commit }, 'ref checked out');
   return { dir, commit, action: 'checked-out' };
 }
 
-/** Clone into a hidden sibling, then move it to `dir` (replacing what is there when `replace`). */
-async function cloneInPlace(git: Git, dir: string, ref: string | undefined, replace: boolean): Promise<string> {
+/**
+ * Clone `ref` into a hidden sibling, then move it to `dir` (replacing what is there when
+ * `replace`); the checkout is recorded as one of `record`.
+ */
+async function cloneInPlace(git: Git, dir: string, ref: string | undefined, record: string | null, replace: boolean): Promise<string> {
   const staging = siblingPath(dir, 'clone');
   try {
     await cloneInto(git, staging, ref);
     const commit = (await git.run(staging, ['rev-parse', 'HEAD'], 'rev-parse')).trim();
-    await writeState(staging, { ref: ref ?? null, commit });
+    await writeState(staging, { ref: record, commit });
     git.signal?.throwIfAborted();
     if (!replace) {
       await rm(dir, { recursive: true, force: true });

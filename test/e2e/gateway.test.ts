@@ -337,8 +337,8 @@ describe('gateway over Streamable HTTP', () => {
       { tag: 'v2', files: { 'server.js': `process.env.MODE = 'v2';\n${steady}` } },
     ]);
     const file = scratch.file;
-    const config = (ref: string) =>
-      `[orchestrator]\nrepos_dir = "repos"\nshutdown_grace = "3s"\n\n[[server]]\nrepo = "${repo.url}"\nref = "${ref}"\ncommand = ["${process.execPath}", "server.js"]\ntransport = "stdio"\ninstall = "none"\n`;
+    const config = (ref: string, install = 'none') =>
+      `[orchestrator]\nrepos_dir = "repos"\nshutdown_grace = "3s"\n\n[[server]]\nrepo = "${repo.url}"\nref = "${ref}"\ncommand = ["${process.execPath}", "server.js"]\ntransport = "stdio"\ninstall = ${JSON.stringify(install)}\n`;
     const repos = join(scratch.dir, 'repos');
     await writeFile(file, config('v1'));
     const orch = await startCli(file);
@@ -394,6 +394,20 @@ describe('gateway over Streamable HTTP', () => {
     )!;
     expect(await readlink(`/proc/${third.pid}/cwd`)).toBe(join(repos, 'versioned'));
     expect(await whoami()).toEqual(['steady', String(third.pid), 'v1']);
+
+    // A new install alone: a failing one leaves v1 serving; a good one runs the same commit beside it.
+    await atomicSave(file, config('v1', 'exit 3'));
+    const failing = byName(await orch.until((s) => byName(s, 'versioned')?.replacement?.state === 'backoff', 'the install fails', 30_000), 'versioned')!;
+    expect(failing.replacement!.lastError).toMatch(/exit 3|code 3/);
+    expect(await whoami()).toEqual(['steady', String(third.pid), 'v1']);
+    await atomicSave(file, config('v1', 'true'));
+    const fourth = byName(
+      await orch.until((s) => byName(s, 'versioned')?.pid !== third.pid && byName(s, 'versioned')?.state === 'running' && !byName(s, 'versioned')!.replacement, 'reinstalled', 30_000),
+      'versioned',
+    )!;
+    expect(fourth).toMatchObject({ ref: 'v1', commit: repo.commits.v1 });
+    expect(await readlink(`/proc/${fourth.pid}/cwd`)).toBe(join(repos, 'versioned.alt'));
+    expect(await whoami()).toEqual(['steady', String(fourth.pid), 'v1']);
   });
 });
 

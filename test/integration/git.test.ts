@@ -165,6 +165,23 @@ describe('ensureCheckout', () => {
     expect(await ensureCheckout({ repo: moved.url, ref: full, dir, log, trustRecord: false })).toMatchObject({ action: 'unchanged' });
   });
 
+  it('checks out a pinned commit as a checkout of its ref, whatever the ref names now', async () => {
+    const repo = makeRepoFromRevisions(temp.make('mcp-orch-repos-'), 'epsilon', [
+      { tag: 'v1', files: { 'version.txt': 'epsilon v1\n' } },
+      { tag: 'v2', files: { 'version.txt': 'epsilon v2\n' } },
+    ]);
+    const dir = checkoutDir();
+    // main is at v2 now; the pin asks for the commit tagged v1.
+    expect(await ensureCheckout({ repo: repo.url, ref: 'main', pin: repo.commits.v1, dir, log })).toEqual({ dir, commit: repo.commits.v1, action: 'cloned' });
+    expect(version(dir)).toBe('epsilon v1');
+    expect(JSON.parse(readFileSync(join(dir, '.git', CHECKOUT_STATE_FILE), 'utf8'))).toEqual({ ref: 'main', commit: repo.commits.v1 });
+    // Unpinned later (a restart), the record stands for main: no fetch, still v1.
+    expect(await ensureCheckout({ repo: repo.url, ref: 'main', dir, log })).toEqual({ dir, commit: repo.commits.v1, action: 'unchanged' });
+    // Pinned to another commit, it checks that one out.
+    expect(await ensureCheckout({ repo: repo.url, ref: 'main', pin: repo.commits.v2, dir, log })).toEqual({ dir, commit: repo.commits.v2, action: 'checked-out' });
+    await expect(ensureCheckout({ repo: repo.url, ref: 'main', pin: 'v1', dir, log })).rejects.toThrow('invalid commit to pin "v1"');
+  });
+
   it('never shows the credentials of a URL, in errors or in logs', async () => {
     const { log: recording, lines } = memoryLogger();
     const dir = checkoutDir();

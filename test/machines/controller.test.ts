@@ -116,6 +116,22 @@ describe('controller', () => {
     expect(t.server('a')).toMatchObject({ state: 'running', pid: t.effects.processes[2]!.pid, observedGeneration: 3, replacement: null });
   });
 
+  it('starts a successor for a new install alone at the commit the serving instance runs, and one for a new ref at that ref', async () => {
+    const t = setup({ autoClone: true, autoInstall: true });
+    await t.running([spec({ name: 'a', ref: 'main' })], 'a');
+    t.controller.applyConfig(loaded([spec({ name: 'a', ref: 'main', install: { kind: 'none' } })]));
+    await t.settle();
+    // The fake clone checks out commit abc123 for every instance.
+    expect(t.effects.cloneInputs.map((i) => i.pin)).toEqual([undefined, 'abc123']);
+    t.effects.processes[1]!.ready();
+    await t.settle();
+    t.effects.processes[0]!.exit(null, 'SIGTERM');
+    await t.settle();
+    t.controller.applyConfig(loaded([spec({ name: 'a', ref: 'v2', install: { kind: 'none' } })]));
+    await t.settle();
+    expect(t.effects.cloneInputs.map((i) => i.pin)).toEqual([undefined, 'abc123', undefined]);
+  });
+
   it('counts a server as starting while its new spec starts, even with the old one serving', async () => {
     const t = setup({ autoClone: true, autoInstall: true });
     await t.running([spec({ name: 'a' })], 'a');

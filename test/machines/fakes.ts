@@ -105,6 +105,8 @@ export interface HarnessOptions {
 export interface FakeEffects {
   machine: typeof serverMachine;
   clones: Pending<CloneOutput>[];
+  /** What each clone step was asked to check out, in order. */
+  cloneInputs: CloneInput[];
   installs: Pending<InstallOutput>[];
   processes: FakeProcess[];
 }
@@ -114,17 +116,19 @@ export type EffectOptions = Pick<HarnessOptions, 'autoClone' | 'autoInstall' | '
 /** The server machine with scripted clone, install and process actors. */
 export function fakeEffects(options: EffectOptions = {}): FakeEffects {
   const clones: Pending<CloneOutput>[] = [];
+  const cloneInputs: CloneInput[] = [];
   const installs: Pending<InstallOutput>[] = [];
   const processes: FakeProcess[] = [];
   let nextPid = 1000;
 
   const machine = serverMachine.provide({
     actors: {
-      clone: fromPromise<CloneOutput, CloneInput>(({ signal }) =>
-        options.autoClone
+      clone: fromPromise<CloneOutput, CloneInput>(({ input, signal }) => {
+        cloneInputs.push(input);
+        return options.autoClone
           ? Promise.resolve({ commit: 'abc123', action: 'cloned' })
-          : new Promise((resolve, reject) => clones.push({ resolve, reject, signal })),
-      ),
+          : new Promise((resolve, reject) => clones.push({ resolve, reject, signal }));
+      }),
       install: fromPromise<InstallOutput, InstallInput>(({ signal }) =>
         options.autoInstall
           ? Promise.resolve({ skipped: false, description: 'npm ci' })
@@ -153,7 +157,7 @@ export function fakeEffects(options: EffectOptions = {}): FakeEffects {
       }),
     },
   });
-  return { machine, clones, installs, processes };
+  return { machine, clones, cloneInputs, installs, processes };
 }
 
 export function harness(options: HarnessOptions = {}): Harness {

@@ -136,16 +136,10 @@ describe('plan', () => {
       actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
     },
     {
-      name: 'stops first when a server from a repository changes its install alone (a second checkout of its ref could be another commit)',
+      name: 'starts a server from a repository with a new install alone beside the one serving (the controller pins its commit)',
       desired: [want(fromRepo('main', { install: { kind: 'none' } }))],
       observed: [seen(fromRepo('main'))],
-      actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
-    },
-    {
-      name: 'the same without a ref',
-      desired: [want(spec({ name: 'a', install: { kind: 'none' } }))],
-      observed: [seen(spec({ name: 'a' }))],
-      actions: [{ type: 'terminate', id: 'a#1', reason: 'SpecChanged' }],
+      actions: [{ type: 'create', name: 'a', spec: fromRepo('main', { install: { kind: 'none' } }), hash: specHash(fromRepo('main', { install: { kind: 'none' } })), held: false }],
     },
     {
       name: 'starts a stdio server moved to another repository beside the one serving',
