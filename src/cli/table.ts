@@ -40,17 +40,25 @@ export function renderServers(servers: ServerStatus[], now = Date.now()): string
       formatAge(s.since, now),
       s.pid === null ? '-' : String(s.pid),
       version(s.ref, s.commit),
-      oneLine(s.configError ?? replacementNote(s) ?? s.lastError),
+      // A serving instance that is down says why first; while it serves, an edit in progress does.
+      oneLine(s.configError ?? (s.ready ? (replacementNote(s) ?? s.lastError) : (s.lastError ?? replacementNote(s)))),
     ]),
   );
 }
 
-/** What a server from git runs: `ref@commit` (the commit shortened), or `-` without one. */
+/**
+ * What a server from git runs: `ref@commit` (the commit shortened), the commit alone for the
+ * default branch or a ref that is a commit id, or `-` without either.
+ */
 function version(ref: string | null, commit: string | null): string {
   const short = commit?.slice(0, 7);
+  if (ref && /^[0-9a-f]{40,64}$/i.test(ref)) return ref.slice(0, 7);
   if (ref && short) return `${ref}@${short}`;
   return ref ?? short ?? '-';
 }
+
+/** States in which a new instance's last error is why it is not serving (not one it got past). */
+const STUCK: ReadonlySet<string> = new Set(['backoff', 'failed', 'stopped']);
 
 /** A changed server's new instance, while the old one serves: how far it got, or why it fails. */
 function replacementNote(s: ServerStatus): string | null {
@@ -58,6 +66,6 @@ function replacementNote(s: ServerStatus): string | null {
   if (!next) return null;
   const target = version(next.ref, next.commit);
   const to = target === '-' ? '' : ` to ${target}`;
-  if (!next.lastError) return `edit being applied${to}: new instance ${next.state}`;
+  if (!next.lastError || !STUCK.has(next.state)) return `edit being applied${to}: new instance ${next.state}`;
   return `edit not applied${to} (new instance ${next.state}): ${next.lastError}; the running instance keeps serving`;
 }

@@ -70,6 +70,11 @@ interface ConfiguredEntry {
 }
 
 const RESTING: ReadonlySet<ServerStateName> = new Set(['stopped', 'failed']);
+
+/** The `ref` a server from git is checked out at; null for the default branch and without `repo`. */
+function gitRef(spec: ServerSpec | undefined): string | null {
+  return spec?.repo !== undefined ? (spec.ref ?? null) : null;
+}
 /** Where a start ends for now: ready, or waiting to retry, or given up. */
 const GIVEN_UP_OR_READY: ReadonlySet<ServerStateName> = new Set(['running', 'backoff', 'failed', 'stopped']);
 /** A loop that is still dirty after this many passes yields to the event loop and carries on. */
@@ -244,7 +249,8 @@ export class Controller {
         const what = {
           Removed: 'stopping removed server',
           SpecChanged: servingBeside ? 'stopping the instance started for an earlier edit; the serving one stays' : 'stopping changed server before its successor starts',
-          Replaced: 'successor ready; retiring the old instance',
+          // Replaced by one that serves: its successor, or (an edit undone) the instance it was to succeed.
+          Replaced: instance.state === 'running' ? 'successor ready; retiring the old instance' : 'edit undone; stopping the instance started for it, the serving one stays',
         };
         this.log.info({ server: instance.name, instance: instance.id, reason: action.reason }, what[action.reason]);
         this.retire(instance);
@@ -514,7 +520,7 @@ export class Controller {
         configError: entry?.issue ?? null,
         observedGeneration: this.observedGeneration,
         specHash: spec ? specHash(spec) : null,
-        ref: spec?.ref ?? null,
+        ref: gitRef(spec),
         commit: null,
         conditions: [configValid, { type: 'Ready', status: 'False', reason, message: '', lastTransitionTime: since }],
         replacement: null,
@@ -543,7 +549,7 @@ export class Controller {
       configError: entry?.issue ?? null,
       observedGeneration: instance.generation,
       specHash: instance.hash,
-      ref: instance.spec.ref ?? null,
+      ref: gitRef(instance.spec),
       commit: context.commit ?? null,
       // Reason and message as they are now; each status's time from the state change that set it.
       conditions: [configValid, ...mergeConditions(instance.conditions, instanceConditions(instance, context), since)],
@@ -562,7 +568,7 @@ export class Controller {
       const context = other.actor.getSnapshot().context;
       return {
         state: other.state,
-        ref: other.spec.ref ?? null,
+        ref: gitRef(other.spec),
         commit: context.commit ?? null,
         reason: context.reason,
         message: context.message ?? null,
@@ -575,7 +581,7 @@ export class Controller {
     if (!want || want.hash === serving.hash || serving.terminating) return null;
     return {
       state: 'pending',
-      ref: this.configured.get(serving.name)?.spec?.ref ?? null,
+      ref: gitRef(this.configured.get(serving.name)?.spec),
       commit: null,
       reason: 'WaitingForPredecessor',
       message: 'the new spec starts once the instance started for an earlier edit has stopped',

@@ -132,6 +132,13 @@ describe('controller', () => {
     expect(t.effects.cloneInputs.map((i) => i.pin)).toEqual([undefined, 'abc123', undefined]);
   });
 
+  it('reports the ref and commit of a server from git, and neither for one without a repository', async () => {
+    const t = setup({ autoClone: true, autoInstall: true });
+    await t.running([spec({ name: 'a', ref: 'v1' }), spec({ name: 'b', repo: undefined, ref: 'v1' })], 'a');
+    expect(t.server('a')).toMatchObject({ ref: 'v1', commit: 'abc123' });
+    expect(t.server('b')).toMatchObject({ ref: null, commit: null });
+  });
+
   it('counts a server as starting while its new spec starts, even with the old one serving', async () => {
     const t = setup({ autoClone: true, autoInstall: true });
     await t.running([spec({ name: 'a' })], 'a');

@@ -24,6 +24,20 @@ describe('renderServers (mcp-orchestrator status)', () => {
     expect(renderServers([server({ ref: null, commit: 'c'.repeat(40) })], NOW)).toContain('ccccccc');
   });
 
+  it('shows a commit-id ref by its short commit, and an earlier error of a new instance only while it is stuck', () => {
+    expect(renderServers([server({ ref: 'd'.repeat(40), commit: 'd'.repeat(40) })], NOW)).toMatch(/\bddddddd\b/);
+    const retrying = { state: 'installing' as const, ref: 'v2', commit: null, reason: 'Retrying', message: null, lastError: 'npm ci failed', pid: null, since: '2026-01-01T00:09:30.000Z' };
+    const row = renderServers([server({ ref: 'v1', replacement: retrying })], NOW).split('\n')[1];
+    expect(row).toContain('edit being applied to v2: new instance installing');
+    expect(row).not.toContain('npm ci failed');
+  });
+
+  it('puts a serving instance that is down before an edit in progress', () => {
+    const starting = { state: 'cloning' as const, ref: 'v2', commit: null, reason: 'Scheduled', message: null, lastError: null, pid: null, since: '2026-01-01T00:09:30.000Z' };
+    const row = renderServers([server({ state: 'backoff', ready: false, lastError: 'process exited with code 1', replacement: starting })], NOW).split('\n')[1];
+    expect(row).toContain('process exited with code 1');
+  });
+
   it('says when an edit is not applied because its new instance fails, though the old one serves', () => {
     const replacement = { state: 'backoff' as const, ref: null, commit: null, reason: 'ExitedDuringStartup', message: null, lastError: 'command not found: mcp-server-memoryX', pid: null, since: '2026-01-01T00:09:30.000Z' };
     const row = renderServers([server({ replacement })], NOW).split('\n')[1];
