@@ -40,7 +40,7 @@ function checkoutFolders(reposDir: string, name: string): [string, string] {
 }
 
 /** The server's other checkout folder. */
-function siblingOf(folder: string): string {
+export function siblingOf(folder: string): string {
   return folder.endsWith(ALTERNATE_SUFFIX) ? folder.slice(0, -ALTERNATE_SUFFIX.length) : `${folder}${ALTERNATE_SUFFIX}`;
 }
 

@@ -18,7 +18,7 @@ import {
 } from '../../machines/server.js';
 import type { ServerSpec } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { FolderQueue, markServed, servedLast } from './checkouts.js';
+import { FolderQueue, markServed, servedLast, siblingOf } from './checkouts.js';
 import { ensureCheckout } from './git.js';
 import { ensureInstalled, venvBinDir } from './install.js';
 import type { LogBook } from './logbook.js';
@@ -110,7 +110,9 @@ export function realServerMachine(options: EffectsOptions): typeof serverMachine
         if (repo === undefined) return { action: 'not a repository' };
         const serverLog = log.child({ server: spec.name });
         const trustRecord = servedLast(workdir);
-        const result = await folders.run(workdir, signal, () => ensureCheckout({ repo, ref: spec.ref, pin, dir: workdir, trustRecord, signal, log: serverLog }));
+        const result = await folders.run(workdir, signal, () =>
+          // A pinned commit is the one the instance in the other folder serves: fetched from there first.
+          ensureCheckout({ repo, ref: spec.ref, pin, ...(pin ? { pinSource: siblingOf(workdir) } : {}), dir: workdir, trustRecord, signal, log: serverLog }),);
         return { commit: result.commit, action: result.action };
       }),
 

@@ -26,6 +26,11 @@ export interface CheckoutOptions {
    * second checkout of the version another folder runs (a branch may have moved since).
    */
   pin?: string;
+  /**
+   * A local checkout that holds `pin` (the one serving it): the commit is fetched from there
+   * first, so a pin needs no network and survives a branch force-pushed since.
+   */
+  pinSource?: string;
   signal?: AbortSignal;
   log: Logger;
 }
@@ -78,7 +83,7 @@ export async function ensureCheckout(opts: CheckoutOptions): Promise<CheckoutRes
 
   if (!existsSync(dir) || (await readdir(dir)).length === 0) {
     log.info(where, 'cloning repository');
-    const commit = await cloneInPlace(git, dir, target, ref, false);
+    const commit = await cloneInPlace(git, dir, target, ref, false, opts.pinSource);
     log.info({ ...where, commit }, 'repository cloned');
     return { dir, commit, action: 'cloned' };
   }
@@ -87,7 +92,7 @@ export async function ensureCheckout(opts: CheckoutOptions): Promise<CheckoutRes
   const origin = existsSync(join(dir, '.git')) ? await git.tryRun(dir, ['config', '--get', 'remote.origin.url']) : undefined;
   if (origin?.trim() !== opts.repo) {
     log.info({ ...where, previous: origin === undefined ? null : redactUrl(origin.trim()) }, 'repository changed, re-cloning');
-    const commit = await cloneInPlace(git, dir, target, ref, true);
+    const commit = await cloneInPlace(git, dir, target, ref, true, opts.pinSource);
     log.info({ ...where, commit }, 'repository re-cloned');
     return { dir, commit, action: 'recloned' };
   }
@@ -102,7 +107,7 @@ export async function ensureCheckout(opts: CheckoutOptions): Promise<CheckoutRes
   }
 
   log.info({ ...where, previousRef: state?.ref ?? null }, 'checking out ref');
-  const commit = await fetchAndCheckout(git, dir, target);
+  const commit = await fetchAndCheckout(git, dir, target, opts.pinSource);
   await writeState(dir, { ref, commit });
   log.info({ ...where, commit }, 'ref checked out');
   return { dir, commit, action: 'checked-out' };
@@ -112,10 +117,10 @@ export async function ensureCheckout(opts: CheckoutOptions): Promise<CheckoutRes
  * Clone `ref` into a hidden sibling, then move it to `dir` (replacing what is there when
  * `replace`); the checkout is recorded as one of `record`.
  */
-async function cloneInPlace(git: Git, dir: string, ref: string | undefined, record: string | null, replace: boolean): Promise<string> {
+async function cloneInPlace(git: Git, dir: string, ref: string | undefined, record: string | null, replace: boolean, localSource?: string): Promise<string> {
   const staging = siblingPath(dir, 'clone');
   try {
-    await cloneInto(git, staging, ref);
+    await cloneInto(git, staging, ref, localSource);
     const commit = (await git.run(staging, ['rev-parse', 'HEAD'], 'rev-parse')).trim();
     await writeState(staging, { ref: record, commit });
     git.signal?.throwIfAborted();
@@ -139,7 +144,7 @@ async function cloneInPlace(git: Git, dir: string, ref: string | undefined, reco
   }
 }
 
-async function cloneInto(git: Git, target: string, ref: string | undefined): Promise<void> {
+async function cloneInto(git: Git, target: string, ref: string | undefined, localSource?: string): Promise<void> {
   const parent = dirname(target);
   if (ref === undefined) {
     await git.run(parent, ['clone', '--depth', '1', '--', git.repo, target], 'clone');
@@ -157,17 +162,27 @@ async function cloneInto(git: Git, target: string, ref: string | undefined): Pro
   }
   await git.run(parent, ['init', '--quiet', target], 'init');
   await git.run(target, ['remote', 'add', 'origin', git.repo], 'remote add');
-  await fetchAndCheckout(git, target, ref);
+  await fetchAndCheckout(git, target, ref, localSource);
 }
 
-/** Fetch `ref` shallowly (by name or full sha) and check it out detached; a full fetch if that fails. */
-async function fetchAndCheckout(git: Git, dir: string, ref: string | undefined): Promise<string> {
+/**
+ * Fetch `ref` shallowly (by name or full sha) and check it out detached; a full fetch if that
+ * fails. A full sha is first looked for in `localSource`, a checkout on this machine.
+ */
+async function fetchAndCheckout(git: Git, dir: string, ref: string | undefined, localSource?: string): Promise<string> {
   // A failed fetch leaves the tree and its record as they were; a checkout forgets the record
   // first, so one cut short never leaves a tree that claims the ref it had.
   const checkout = async (target: string) => {
     await rm(join(dir, '.git', CHECKOUT_STATE_FILE), { force: true });
     await git.run(dir, ['checkout', '--quiet', '--force', '--detach', target], 'checkout');
   };
+  if (localSource !== undefined && ref !== undefined && FULL_COMMIT.test(ref) && existsSync(join(localSource, '.git'))) {
+    const local = await git.tryRun(dir, ['fetch', '--depth', '1', '--no-tags', localSource, ref]);
+    if (local !== undefined) {
+      await checkout('FETCH_HEAD');
+      return (await git.run(dir, ['rev-parse', 'HEAD'], 'rev-parse')).trim();
+    }
+  }
   try {
     await git.run(dir, ['fetch', '--depth', '1', '--no-tags', 'origin', ref ?? 'HEAD'], 'fetch');
     await checkout('FETCH_HEAD');

@@ -182,6 +182,21 @@ describe('ensureCheckout', () => {
     await expect(ensureCheckout({ repo: repo.url, ref: 'main', pin: 'v1', dir, log })).rejects.toThrow('invalid commit to pin "v1"');
   });
 
+  it('fetches a pinned commit from the checkout serving it, when the remote no longer has it', async () => {
+    const root = temp.make('mcp-orch-repos-');
+    const before = makeRepoFromRevisions(root, 'zeta', [{ tag: 'v1', files: { 'version.txt': 'zeta v1\n' } }]);
+    const serving = checkoutDir();
+    await ensureCheckout({ repo: before.url, ref: 'main', dir: serving, log });
+    // main force-pushed: the remote now holds another history, without the serving commit.
+    const after = makeRepoFromRevisions(root, 'zeta-rewritten', [{ tag: 'v1', files: { 'version.txt': 'zeta rewritten\n' } }]);
+    const dir = checkoutDir();
+    await expect(ensureCheckout({ repo: after.url, ref: 'main', pin: before.commits.v1!, dir, log })).rejects.toThrow(/no commit matches/);
+    expect(await ensureCheckout({ repo: after.url, ref: 'main', pin: before.commits.v1!, pinSource: serving, dir, log })).toEqual({ dir, commit: before.commits.v1, action: 'cloned' });
+    expect(version(dir)).toBe('zeta v1');
+    // Its origin is still the repository of the spec.
+    expect(execFileSync('git', ['-C', dir, 'config', '--get', 'remote.origin.url'], { encoding: 'utf8' }).trim()).toBe(after.url);
+  });
+
   it('never shows the credentials of a URL, in errors or in logs', async () => {
     const { log: recording, lines } = memoryLogger();
     const dir = checkoutDir();
