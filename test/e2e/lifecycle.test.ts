@@ -163,6 +163,11 @@ describe('CLI', () => {
     expect(failure?.stderr).toContain('does not exist');
   });
 
+  it('the built CLI runs as the package bin, as npx runs it: executable, with its own interpreter line', async () => {
+    const { stdout } = await run(CLI, ['--version']);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
   it('status prints a table of a running orchestrator, and a readable error when none runs', async () => {
     await writeFile(scratch.file, node('steady', STEADY));
     const orch = await startCli(scratch.file);
