@@ -209,12 +209,17 @@ export class Controller {
     // older spec (its successor not created yet) has not.
     for (const instance of this.instances.values()) if (this.runsCurrentSpec(instance)) instance.generation = generation;
     // Applied once every server meant to run has an instance of its current spec.
-    const applied = [...this.desired.keys()].every((name) => [...this.instances.values()].some((i) => i.name === name && this.runsCurrentSpec(i)));
-    if (applied) this.observedGeneration = generation;
+    if ([...this.desired.keys()].every((name) => this.currentInstance(name))) this.observedGeneration = generation;
   }
 
   private runsCurrentSpec(instance: Instance): boolean {
     return !instance.terminating && this.desired.get(instance.name)?.hash === instance.hash;
+  }
+
+  /** The instance of `name` that runs its current spec, if one was created. */
+  private currentInstance(name: string): Instance | undefined {
+    for (const instance of this.instances.values()) if (instance.name === name && this.runsCurrentSpec(instance)) return instance;
+    return undefined;
   }
 
   private observe(): ObservedInstance[] {
@@ -425,13 +430,11 @@ export class Controller {
    * successor, whether it still serves or is being stopped: the successor may not exist yet.
    */
   startingServers(only?: string): string[] {
-    const starting: string[] = [];
-    for (const [name, entry] of this.configured) {
-      if ((only !== undefined && name !== only) || !entry.spec?.enabled) continue;
-      const current = [...this.instances.values()].find((i) => i.name === name && this.runsCurrentSpec(i));
-      if (!current || !GIVEN_UP_OR_READY.has(current.state)) starting.push(name);
-    }
-    return starting;
+    return [...this.desired.keys()].filter((name) => {
+      if (only !== undefined && name !== only) return false;
+      const current = this.currentInstance(name);
+      return !current || !GIVEN_UP_OR_READY.has(current.state);
+    });
   }
 
   /** Resolves once no reconcile pass is pending. */
