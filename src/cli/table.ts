@@ -1,4 +1,5 @@
 import type { ServerStatus } from '../reconcile/status.js';
+import { looksLikeSha } from '../runtime/gitref.js';
 
 /** kubectl-style age: 45s, 3m, 5h, 2d. */
 function formatAge(sinceIso: string, now = Date.now()): string {
@@ -52,7 +53,7 @@ export function renderServers(servers: ServerStatus[], now = Date.now()): string
  */
 function version(ref: string | null, commit: string | null): string {
   const short = commit?.slice(0, 7);
-  if (ref && /^[0-9a-f]{40,64}$/i.test(ref)) return ref.slice(0, 7);
+  if (ref && looksLikeSha(ref)) return ref.slice(0, 7);
   if (ref && short) return `${ref}@${short}`;
   return ref ?? short ?? '-';
 }

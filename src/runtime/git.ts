@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { simpleGit, type SimpleGitOptions } from 'simple-git';
 import type { Logger } from '../log.js';
 import { ProcessTree, withProcessMarker } from './processtree.js';
+import { couldBeCommit, looksLikeSha } from './gitref.js';
 import { redactUrl } from './redact.js';
 
 export interface CheckoutOptions {
@@ -48,9 +49,6 @@ export interface CheckoutResult {
 /** Recorded inside `.git` after each checkout, so an unchanged ref needs no network. */
 export const CHECKOUT_STATE_FILE = 'mcp-orchestrator.json';
 
-/** A ref that names one commit for good. */
-const FULL_COMMIT = /^[0-9a-f]{40}([0-9a-f]{24})?$/i;
-
 interface CheckoutState {
   ref: string | null;
   commit: string;
@@ -69,7 +67,7 @@ export async function ensureCheckout(opts: CheckoutOptions): Promise<CheckoutRes
     // An argument starting with "-" would be read by git as an option.
     if (value !== undefined && (value === '' || value.startsWith('-'))) throw new Error(`invalid git ${field} ${JSON.stringify(redactUrl(value))}`);
   }
-  if (opts.pin !== undefined && !FULL_COMMIT.test(opts.pin)) throw new Error(`invalid commit to pin ${JSON.stringify(opts.pin)}`);
+  if (opts.pin !== undefined && !looksLikeSha(opts.pin)) throw new Error(`invalid commit to pin ${JSON.stringify(opts.pin)}`);
   opts.signal?.throwIfAborted();
   const dir = resolve(opts.dir);
   const git = new Git(opts.repo, opts.signal);
@@ -98,7 +96,7 @@ export async function ensureCheckout(opts: CheckoutOptions): Promise<CheckoutRes
   }
 
   const state = await readState(dir);
-  const trusted = opts.trustRecord !== false || (ref !== null && FULL_COMMIT.test(ref));
+  const trusted = opts.trustRecord !== false || (ref !== null && looksLikeSha(ref));
   const current = opts.pin === undefined ? trusted : state?.commit === opts.pin;
   if (state !== undefined && state.ref === ref && current) {
     const commit = (await git.run(dir, ['rev-parse', 'HEAD'], 'rev-parse')).trim();
@@ -176,7 +174,7 @@ async function fetchAndCheckout(git: Git, dir: string, ref: string | undefined, 
     await rm(join(dir, '.git', CHECKOUT_STATE_FILE), { force: true });
     await git.run(dir, ['checkout', '--quiet', '--force', '--detach', target], 'checkout');
   };
-  if (localSource !== undefined && ref !== undefined && FULL_COMMIT.test(ref) && existsSync(join(localSource, '.git'))) {
+  if (localSource !== undefined && ref !== undefined && looksLikeSha(ref) && existsSync(join(localSource, '.git'))) {
     const local = await git.tryRun(dir, ['fetch', '--depth', '1', '--no-tags', localSource, ref]);
     if (local !== undefined) {
       await checkout('FETCH_HEAD');
@@ -324,14 +322,6 @@ function usefulLine(stderr: string): string {
   const fatal = lines.find((l) => /^(fatal|error):/i.test(l));
   const line = fatal?.replace(/^(fatal|error):\s*/i, '') ?? lines.at(-1) ?? 'unknown error';
   return redactUrl(line);
-}
-
-function couldBeCommit(ref: string): boolean {
-  return /^[0-9a-f]{4,64}$/i.test(ref);
-}
-
-function looksLikeSha(ref: string): boolean {
-  return /^[0-9a-f]{40}$|^[0-9a-f]{64}$/i.test(ref);
 }
 
 function siblingPath(dir: string, kind: 'clone' | 'old'): string {
