@@ -16,6 +16,7 @@ import { makeRepoFromRevisions } from '../helpers/gitrepos.js';
 import { byName, CLI, startCli, trackedEnv, type RunningOrchestrator, STEADY, useScratch } from '../helpers/orchestrator.js';
 import { isPidAlive } from '../helpers/pids.js';
 import { waitFor } from '../helpers/wait.js';
+import type { ServerStatus } from '../../src/reconcile/status.js';
 
 const BIN = fileURLToPath(new URL('../../node_modules/.bin/', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/gateway/sdk-server.mjs', import.meta.url));
@@ -63,6 +64,29 @@ function callLoop(call: () => Promise<void>, parallel = 1): { stop(): Promise<vo
       await Promise.all(lanes);
     },
   };
+}
+
+/**
+ * `callLoop` that counts its calls and those that threw, handing each answer to `seen`: the
+ * zero-failure checks of a replacement.
+ */
+function countedLoop<T>(call: () => Promise<T>, seen: (answer: T) => void, parallel: number): { counts: { calls: number; failures: number }; stop(): Promise<void> } {
+  const counts = { calls: 0, failures: 0 };
+  const loop = callLoop(async () => {
+    counts.calls++;
+    try {
+      seen(await call());
+    } catch {
+      counts.failures++;
+    }
+  }, parallel);
+  return { counts, stop: () => loop.stop() };
+}
+
+/** Wait until `name` runs and serves from a process other than `previous`, with no replacement pending. */
+async function replacedFrom(orch: RunningOrchestrator, name: string, previous: number | null, what: string): Promise<ServerStatus> {
+  const status = await orch.until((s) => byName(s, name)?.pid !== previous && byName(s, name)?.state === 'running' && !byName(s, name)!.replacement, what, 30_000);
+  return byName(status, name)!;
 }
 
 function text(result: unknown): string {
@@ -300,33 +324,27 @@ describe('gateway over Streamable HTTP', () => {
     const first = JSON.parse(text(await client.callTool({ name: 'fixture_whoami', arguments: {} }))) as { pid: number; mode: string };
     expect(first.mode).toBe('old');
 
-    let failures = 0;
-    let calls = 0;
     const seen = new Set<string>();
-    const loop = callLoop(async () => {
-      calls++;
-      try {
-        const who = JSON.parse(text(await client.callTool({ name: 'fixture_whoami', arguments: {} }))) as { pid: number; mode: string };
-        seen.add(`${who.pid}:${who.mode}`);
-      } catch {
-        failures++;
-      }
-    }, 4);
-    let after: Awaited<ReturnType<RunningOrchestrator['status']>>;
+    const loop = countedLoop(
+      async () => JSON.parse(text(await client.callTool({ name: 'fixture_whoami', arguments: {} }))) as { pid: number; mode: string },
+      (who) => seen.add(`${who.pid}:${who.mode}`),
+      4,
+    );
+    let after: ServerStatus;
     try {
       await atomicSave(file, config('new'));
-      after = await orch.until((s) => byName(s, 'fixture')?.state === 'running' && byName(s, 'fixture')!.pid !== first.pid && !byName(s, 'fixture')!.replacement, 'replaced', 30_000);
+      after = await replacedFrom(orch, 'fixture', first.pid, 'replaced');
       await waitFor(() => [...seen].some((s) => s.endsWith(':new')), { timeoutMs: 15_000, message: 'calls reach the new instance' });
     } finally {
       await loop.stop();
     }
 
-    expect(failures).toBe(0);
-    expect(calls).toBeGreaterThan(20);
-    expect(byName(after, 'fixture')!.pid).not.toBe(first.pid);
+    expect(loop.counts.failures).toBe(0);
+    expect(loop.counts.calls).toBeGreaterThan(20);
+    expect(after.pid).not.toBe(first.pid);
     await waitFor(() => !isPidAlive(first.pid), { timeoutMs: 10_000, message: 'old instance gone' });
     expect(seen).toContain(`${first.pid}:old`);
-    expect(seen).toContain(`${byName(after, 'fixture')!.pid}:new`);
+    expect(seen).toContain(`${after.pid}:new`);
   });
 
   it('moves a stdio server from git to a new ref with zero failed calls, and keeps it serving through a ref that does not exist', async () => {
@@ -348,30 +366,18 @@ describe('gateway over Streamable HTTP', () => {
     const whoami = async () => text(await client.callTool({ name: 'versioned_whoami', arguments: {} })).split(' ');
     expect(await whoami()).toEqual(['steady', String(first.pid), 'v1']);
 
-    let failures = 0;
-    let calls = 0;
     const versions = new Set<string>();
-    const loop = callLoop(async () => {
-      calls++;
-      try {
-        versions.add((await whoami())[2] ?? '');
-      } catch {
-        failures++;
-      }
-    }, 4);
-    let second: NonNullable<ReturnType<typeof byName>>;
+    const loop = countedLoop(whoami, (who) => versions.add(who[2] ?? ''), 4);
+    let second: ServerStatus;
     try {
       await atomicSave(file, config('v2'));
-      second = byName(
-        await orch.until((s) => byName(s, 'versioned')?.pid !== first.pid && byName(s, 'versioned')?.state === 'running' && !byName(s, 'versioned')!.replacement, 'v2 serving', 30_000),
-        'versioned',
-      )!;
+      second = await replacedFrom(orch, 'versioned', first.pid, 'v2 serving');
       await waitFor(() => versions.has('v2'), { timeoutMs: 15_000, message: 'calls reach v2' });
     } finally {
       await loop.stop();
     }
-    expect(failures).toBe(0);
-    expect(calls).toBeGreaterThan(20);
+    expect(loop.counts.failures).toBe(0);
+    expect(loop.counts.calls).toBeGreaterThan(20);
     expect(versions).toEqual(new Set(['v1', 'v2']));
     // Built beside the one serving, in the server's second checkout folder; status says what runs.
     expect(await readlink(`/proc/${second.pid}/cwd`)).toBe(join(repos, 'versioned.alt'));
@@ -388,10 +394,7 @@ describe('gateway over Streamable HTTP', () => {
 
     // Back to v1, in the folder that still holds it.
     await atomicSave(file, config('v1'));
-    const third = byName(
-      await orch.until((s) => byName(s, 'versioned')?.pid !== second.pid && byName(s, 'versioned')?.state === 'running' && !byName(s, 'versioned')!.replacement, 'back on v1', 30_000),
-      'versioned',
-    )!;
+    const third = await replacedFrom(orch, 'versioned', second.pid, 'back on v1');
     expect(await readlink(`/proc/${third.pid}/cwd`)).toBe(join(repos, 'versioned'));
     expect(await whoami()).toEqual(['steady', String(third.pid), 'v1']);
 
@@ -401,10 +404,7 @@ describe('gateway over Streamable HTTP', () => {
     expect(failing.replacement!.lastError).toMatch(/exit 3|code 3/);
     expect(await whoami()).toEqual(['steady', String(third.pid), 'v1']);
     await atomicSave(file, config('v1', 'true'));
-    const fourth = byName(
-      await orch.until((s) => byName(s, 'versioned')?.pid !== third.pid && byName(s, 'versioned')?.state === 'running' && !byName(s, 'versioned')!.replacement, 'reinstalled', 30_000),
-      'versioned',
-    )!;
+    const fourth = await replacedFrom(orch, 'versioned', third.pid, 'reinstalled');
     expect(fourth).toMatchObject({ ref: 'v1', commit: repo.commits.v1 });
     expect(await readlink(`/proc/${fourth.pid}/cwd`)).toBe(join(repos, 'versioned.alt'));
     expect(await whoami()).toEqual(['steady', String(fourth.pid), 'v1']);

@@ -16,6 +16,14 @@ describe('Registry warnings', () => {
     return { registry, warned };
   };
 
+  /** The server goes (its view rebuilt without it), then comes back listing `lists`. */
+  const goneAndBack = (registry: Registry, server: string, lists: Parameters<typeof upstream>[1]) => {
+    registry.detach(`${server}-1`);
+    registry.aggregate();
+    registry.attach(upstream(server, lists));
+    registry.aggregate();
+  };
+
   it('a URI two servers list is warned about once while it stands, and again when it comes back', () => {
     const { registry, warned } = withWarnings('two servers list one resource URI; the first (by name) serves it');
     registry.attach(upstream('a', { resources: ['file:///shared'] }));
@@ -31,10 +39,7 @@ describe('Registry warnings', () => {
     registry.scoped('a');
     expect(warned()).toBe(1);
 
-    registry.detach('b-1');
-    registry.aggregate();
-    registry.attach(upstream('b', { resources: ['file:///shared'] }));
-    registry.aggregate();
+    goneAndBack(registry, 'b', { resources: ['file:///shared'] });
     expect(warned()).toBe(2);
   });
 
@@ -56,10 +61,7 @@ describe('Registry warnings', () => {
     registry.scoped('s');
     expect(warned()).toBe(1);
 
-    registry.detach('s-1');
-    registry.aggregate();
-    registry.attach(upstream('s', { templates: ['file:///{path'] }));
-    registry.aggregate();
+    goneAndBack(registry, 's', { templates: ['file:///{path'] });
     registry.scoped('s');
     expect(warned()).toBe(2);
   });
