@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerSpec } from '../config/types.js';
 import { sameCheckout } from '../reconcile/plan.js';
-import { CHECKOUT_STATE_FILE } from './git.js';
+import { recordedRef } from './git.js';
 
 /** A live instance of the server (not resting), and the folder it runs in. */
 export interface Peer {
@@ -92,9 +92,8 @@ export function lastServed(dir: string): number {
  * `.git`, and its origin in `.git/config`. Read synchronously: two small files.
  */
 export function holdsCheckout(dir: string, repo: string, ref: string | undefined): boolean {
+  if (recordedRef(dir) !== (ref ?? null)) return false;
   try {
-    const state = JSON.parse(readFileSync(join(dir, '.git', CHECKOUT_STATE_FILE), 'utf8')) as { ref?: unknown };
-    if (state.ref !== (ref ?? null)) return false;
     return originOf(readFileSync(join(dir, '.git', 'config'), 'utf8')) === repo;
   } catch {
     return false;

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -338,12 +338,25 @@ async function removeLeftovers(dir: string): Promise<void> {
 
 async function readState(dir: string): Promise<CheckoutState | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(join(dir, '.git', CHECKOUT_STATE_FILE), 'utf8')) as Partial<CheckoutState>;
-    if (typeof parsed.commit !== 'string' || (parsed.ref !== null && typeof parsed.ref !== 'string')) return undefined;
-    return { ref: parsed.ref, commit: parsed.commit };
+    return parseState(await readFile(join(dir, '.git', CHECKOUT_STATE_FILE), 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** The ref `dir` was last checked out at (null: the default branch); undefined when unknown. Read synchronously. */
+export function recordedRef(dir: string): string | null | undefined {
+  try {
+    return parseState(readFileSync(join(dir, '.git', CHECKOUT_STATE_FILE), 'utf8'))?.ref;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseState(text: string): CheckoutState | undefined {
+  const parsed = JSON.parse(text) as Partial<CheckoutState>;
+  if (typeof parsed.commit !== 'string' || (parsed.ref !== null && typeof parsed.ref !== 'string')) return undefined;
+  return { ref: parsed.ref, commit: parsed.commit };
 }
 
 async function writeState(dir: string, state: CheckoutState): Promise<void> {
